@@ -1,0 +1,1 @@
+"""Accounts: the tenant-bound user model, password hashing, login and logout pages."""

@@ -1,0 +1,49 @@
+"""Authentication within the current tenant only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.backends import ModelBackend
+from django.http import HttpRequest
+
+from tenants.context import get_current_tenant
+
+
+def find_user(identifier: str):
+    """The current tenant's user whose username, else email, matches ``identifier`` (any case)."""
+    users = get_user_model().objects
+    identifier = identifier.strip()
+    if not identifier or "\x00" in identifier:
+        return None
+    return (
+        users.filter(username__iexact=identifier).first()
+        or (users.filter(email__iexact=identifier).first() if "@" in identifier else None)
+    )
+
+
+class TenantModelBackend(ModelBackend):
+    """ModelBackend that looks users up in the tenant in context, never across tenants."""
+
+    def authenticate(
+        self, request: HttpRequest | None, username: str | None = None,
+        password: str | None = None, **kwargs: Any,
+    ):
+        if username is None or password is None or get_current_tenant() is None:
+            return None
+        user = find_user(username)
+        if user is None:
+            # Run the hasher anyway so an unknown user takes as long as a wrong password
+            # (Django ticket #20760).
+            get_user_model()().set_password(password)
+            return None
+        if user.check_password(password) and self.user_can_authenticate(user):
+            return user
+        return None
+
+    def get_user(self, user_id: Any):
+        # The default manager is tenant-scoped: a session from tenant A finds nobody at B.
+        if get_current_tenant() is None:
+            return None
+        return super().get_user(user_id)

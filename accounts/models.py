@@ -1,0 +1,48 @@
+"""The user model: every user belongs to exactly one tenant."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.contrib.auth.models import AbstractUser, UserManager
+from django.contrib.auth.validators import UnicodeUsernameValidator
+from django.db import models
+from django.db.models.functions import Lower
+
+from tenants.managers import TenantScopedUserManager
+from tenants.models import TenantOwned
+
+
+class User(TenantOwned, AbstractUser):
+    """A person who signs in at one tenant. Username and email are unique within the tenant only."""
+
+    username = models.CharField(
+        max_length=150,
+        validators=[UnicodeUsernameValidator()],
+        help_text="Unique within the tenant. Letters, digits and @/./+/-/_ only.",
+    )
+    email = models.EmailField(blank=True)
+    email_verified = models.BooleanField(default=False)
+    # The OpenID "sub": stable, opaque, never reused; unlike the pk it reveals no counts.
+    uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+
+    objects = TenantScopedUserManager()
+    unscoped = UserManager()
+
+    REQUIRED_FIELDS = ["email"]
+
+    class Meta:
+        base_manager_name = "unscoped"
+        default_manager_name = "objects"
+        constraints = [
+            models.UniqueConstraint("tenant", Lower("username"), name="user_username_unique_per_tenant"),
+            models.UniqueConstraint(
+                "tenant",
+                Lower("email"),
+                condition=~models.Q(email=""),
+                name="user_email_unique_per_tenant",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.username

@@ -1,0 +1,31 @@
+"""Account services: creating users within a tenant."""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model, password_validation
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+
+
+def create_user(*, username: str, email: str, password: str, email_verified: bool = False,
+                first_name: str = "", last_name: str = ""):
+    """Create a user in the current tenant; the password must pass the password policy."""
+    User = get_user_model()
+    if email:
+        validate_email(email)
+    user = User(username=username, email=email.strip(), email_verified=email_verified,
+                first_name=first_name, last_name=last_name)
+    user.full_clean(exclude=["password"], validate_unique=False)
+    password_validation.validate_password(password, user)
+    if User.objects.filter(username__iexact=username).exists():
+        raise ValidationError(f"Username {username!r} is taken in this tenant.")
+    if email and User.objects.filter(email__iexact=email).exists():
+        raise ValidationError(f"Email {email!r} is already used in this tenant.")
+    user.set_password(password)
+    try:
+        with transaction.atomic():
+            user.save()
+    except IntegrityError as exc:
+        raise ValidationError("Username or email is already taken in this tenant.") from exc
+    return user

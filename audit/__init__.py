@@ -1,0 +1,1 @@
+"""audit: append-only, hash-chained security events (arrives with its own issue)."""

@@ -1,0 +1,87 @@
+"""manage.py demo: seed (or refresh) a demo tenant, user and clients and print them."""
+
+from __future__ import annotations
+
+import json
+
+from django.db import transaction
+
+from accounts.services import create_user
+from idp import keys
+from idp.crypto import client_secret_digest
+from idp.models import Application, GrantType
+from idp.services import create_client
+from idp.tokens import generate_client_secret
+from tenants.commands import OperatorCommand
+from tenants.conf import tessera_settings
+from tenants.context import issuer_for, tenant_context
+from tenants.models import Tenant
+
+DEMO_SLUG = "demo"
+DEMO_USER = "demo"
+DEMO_PASSWORD = "correct-horse-battery-staple"
+WEB_REDIRECTS = ["http://127.0.0.1:8080/callback", "http://localhost:8080/callback"]
+SPA_REDIRECTS = ["http://127.0.0.1:5173/callback", "http://localhost:5173/callback"]
+
+
+class Command(OperatorCommand):
+    help = "Seed a demo tenant with a user and two clients; safe to run again (rotates the demo secret)."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--json", action="store_true", dest="as_json")
+
+    @transaction.atomic
+    def handle(self, *args, **opts) -> None:
+        tenant, _ = Tenant.objects.get_or_create(slug=DEMO_SLUG, defaults={"name": "Demo Organisation"})
+        with tenant_context(tenant):
+            from django.contrib.auth import get_user_model
+
+            if not get_user_model().objects.filter(username=DEMO_USER).exists():
+                create_user(username=DEMO_USER, email="demo@example.com", password=DEMO_PASSWORD,
+                            email_verified=True, first_name="Demo", last_name="User")
+            web = self._client("demo-web", "Demo Web App", confidential=True, redirects=WEB_REDIRECTS,
+                               grants=[GrantType.AUTHORIZATION_CODE, GrantType.REFRESH_TOKEN,
+                                       GrantType.CLIENT_CREDENTIALS])
+            spa = self._client("demo-spa", "Demo SPA", confidential=False, redirects=SPA_REDIRECTS,
+                               grants=[GrantType.AUTHORIZATION_CODE, GrantType.REFRESH_TOKEN])
+            keys.ensure_keys()
+        issuer = issuer_for(tenant, tessera_settings.PUBLIC_URL or "http://127.0.0.1:8000")
+        result = {
+            "issuer": issuer,
+            "discovery": f"{issuer}/.well-known/openid-configuration",
+            "user": {"username": DEMO_USER, "password": DEMO_PASSWORD},
+            "clients": [
+                {"name": "Demo Web App (confidential)", "client_id": web[0], "client_secret": web[1],
+                 "redirect_uris": WEB_REDIRECTS, "post_logout_redirect_uris": WEB_REDIRECTS},
+                {"name": "Demo SPA (public, PKCE)", "client_id": spa[0], "client_secret": None,
+                 "redirect_uris": SPA_REDIRECTS, "post_logout_redirect_uris": SPA_REDIRECTS},
+            ],
+        }
+        if opts["as_json"]:
+            self.stdout.write(json.dumps(result, indent=2))
+            return
+        self.stdout.write(f"Issuer:     {result['issuer']}\nDiscovery:  {result['discovery']}")
+        self.stdout.write(f"Demo user:  {DEMO_USER} / {DEMO_PASSWORD}")
+        for client in result["clients"]:
+            self.stdout.write(f"{client['name']}:\n  client_id:     {client['client_id']}")
+            if client["client_secret"]:
+                self.stdout.write(f"  client_secret: {client['client_secret']}")
+            self.stdout.write(f"  redirect_uris: {' '.join(client['redirect_uris'])}")
+
+    def _client(self, client_id: str, name: str, *, confidential: bool, redirects: list[str],
+                grants: list[str]) -> tuple[str, str | None]:
+        """Create the demo client once; later runs issue it a fresh secret (it is only shown now)."""
+        app = Application.objects.filter(client_id=client_id).first()
+        if app is None:
+            new = create_client(name=name, confidential=confidential, grant_types=grants,
+                                redirect_uris=redirects, post_logout_redirect_uris=redirects)
+            app, secret = new.application, new.client_secret
+            app.client_id = client_id
+            app.save(update_fields=["client_id"])
+            return client_id, secret
+        if not confidential:
+            return client_id, None
+        secret = generate_client_secret()
+        app.client_secret = client_secret_digest(secret)
+        app.save(update_fields=["client_secret"])
+        return client_id, secret

@@ -1,0 +1,53 @@
+"""Redirect URI rules: exact match, https (or loopback http for native apps, RFC 8252)."""
+
+from __future__ import annotations
+
+import ipaddress
+from urllib.parse import urlsplit
+
+from django.core.exceptions import ValidationError
+
+LOOPBACK_HOSTS = {"127.0.0.1", "[::1]", "::1"}
+
+
+def is_loopback(uri: str) -> bool:
+    """True for http://127.0.0.1[:port]/... and http://[::1][:port]/... (RFC 8252 §7.3)."""
+    parts = urlsplit(uri)
+    if parts.scheme != "http" or parts.hostname is None:
+        return False
+    try:
+        return ipaddress.ip_address(parts.hostname).is_loopback
+    except ValueError:
+        return False
+
+
+def validate_redirect_uri(uri: str) -> None:
+    """Refuse wildcards, fragments and plain http except to a loopback IP or localhost."""
+    parts = urlsplit(uri)
+    if "*" in uri:
+        raise ValidationError(f"{uri}: wildcards are not allowed; register exact URIs.")
+    if parts.fragment:
+        raise ValidationError(f"{uri}: a redirect URI may not have a fragment (RFC 6749 §3.1.2).")
+    if parts.scheme == "https" and parts.hostname:
+        return
+    if parts.scheme == "http" and (is_loopback(uri) or parts.hostname == "localhost"):
+        return
+    if parts.scheme not in {"http", "https", ""} and "." in parts.scheme and parts.path:
+        return  # private-use scheme of a native app, e.g. com.example.app:/callback (RFC 8252 §7.1)
+    raise ValidationError(f"{uri}: use https, a loopback http URI, or a reverse-DNS app scheme.")
+
+
+def redirect_uri_matches(registered: list[str], presented: str) -> bool:
+    """Exact string match, except that loopback URIs may use any port (RFC 8252 §7.3)."""
+    if presented in registered:
+        return True
+    if not is_loopback(presented):
+        return False
+    p = urlsplit(presented)
+    for uri in registered:
+        r = urlsplit(uri)
+        if is_loopback(uri) and (r.scheme, r.hostname, r.path, r.query) == (
+            p.scheme, p.hostname, p.path, p.query
+        ):
+            return True
+    return False

@@ -1,0 +1,18 @@
+"""The OpenID provider's endpoints, mounted under each tenant's issuer /t/<tenant>/."""
+
+from django.urls import path
+from oauth2_provider.views import UserInfoView
+
+from idp.views import authorize, discovery, introspect, logout, token
+
+app_name = "idp"
+urlpatterns = [
+    path(".well-known/openid-configuration", discovery.openid_configuration, name="openid-configuration"),
+    path("jwks.json", discovery.jwks, name="jwks"),
+    path("authorize", authorize.AuthorizeView.as_view(), name="authorize"),
+    path("token", token.TokenView.as_view(), name="token"),
+    path("userinfo", UserInfoView.as_view(), name="userinfo"),
+    path("revoke", token.RevokeTokenView.as_view(), name="revoke"),
+    path("introspect", introspect.IntrospectView.as_view(), name="introspect"),
+    path("logout", logout.LogoutView.as_view(), name="logout"),
+]

@@ -1,0 +1,1 @@
+"""idp views, one module per endpoint family."""

@@ -1,0 +1,92 @@
+"""Token introspection (RFC 7662) for the tenant's confidential clients."""
+
+from __future__ import annotations
+
+import hashlib
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils import timezone
+from django.utils.decorators import method_decorator
+from django.views import View
+from django.views.decorators.csrf import csrf_exempt
+from oauth2_provider.models import refresh_token_expire_timedelta
+from oauth2_provider.views.mixins import OAuthLibMixin
+
+from idp.models import AccessToken, RefreshToken
+from idp.views.token import malformed, oauth_error
+from tenants.context import current_issuer
+
+INACTIVE = {"active": False}
+
+
+def _checksum(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def _subject(user) -> dict:
+    return {"sub": str(user.uid), "username": user.get_username()} if user else {}
+
+
+def describe_access_token(token: str) -> dict:
+    at = AccessToken.objects.select_related("application", "user").filter(token_checksum=_checksum(token)).first()
+    if at is None or at.is_expired() or (at.user is not None and not at.user.is_active):
+        return INACTIVE
+    return {
+        "active": True, "token_type": "Bearer", "scope": at.scope,
+        "client_id": at.application.client_id if at.application else None,
+        "exp": int(at.expires.timestamp()), "iat": int(at.created.timestamp()),
+        "iss": current_issuer(), **_subject(at.user),
+        **({"aud": at.resource} if at.resource else {}),
+    }
+
+
+def describe_refresh_token(token: str) -> dict:
+    rt = (
+        RefreshToken.objects.select_related("application", "user", "access_token")
+        .filter(token_checksum=_checksum(token), revoked__isnull=True).first()
+    )
+    if rt is None or rt.access_token is None or not rt.user.is_active:
+        return INACTIVE
+    lifetime = refresh_token_expire_timedelta()
+    expires = rt.access_token.expires + lifetime if lifetime else None
+    if expires is not None and expires <= timezone.now():
+        return INACTIVE
+    return {
+        "active": True, "token_type": "refresh_token", "scope": rt.access_token.scope,
+        "client_id": rt.application.client_id, "iat": int(rt.created.timestamp()),
+        **({"exp": int(expires.timestamp())} if expires else {}),
+        "iss": current_issuer(), **_subject(rt.user),
+    }
+
+
+@method_decorator(csrf_exempt, name="dispatch")
+class IntrospectView(OAuthLibMixin, View):
+    """POST /t/<tenant>/introspect: any confidential client of the tenant may ask."""
+
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, tenant: str) -> HttpResponse:
+        error = malformed(request)
+        if error:
+            return error
+        if not self.authenticate_client(request):
+            response = oauth_error("invalid_client", "Client authentication failed.", status=401)
+            response["WWW-Authenticate"] = 'Basic realm="tessera"'
+            return response
+        token = request.POST.get("token")
+        if not token:
+            return oauth_error("invalid_request", "The token parameter is missing.")
+        hint = request.POST.get("token_type_hint")
+        order = [describe_refresh_token, describe_access_token] if hint == "refresh_token" else [
+            describe_access_token, describe_refresh_token]
+        for describe in order:
+            result = describe(token)
+            if result["active"]:
+                break
+        response = JsonResponse(result)
+        response["Cache-Control"] = "no-store"
+        return response
+
+    def http_method_not_allowed(self, request, *args, **kwargs) -> HttpResponse:
+        return oauth_error("invalid_request", "Use POST.", status=405)
+

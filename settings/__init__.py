@@ -1,0 +1,1 @@
+"""Tessera's Django project package: settings overlays, URLs, WSGI/ASGI and Celery wiring."""

@@ -1,0 +1,249 @@
+"""Base settings shared by every environment; values come from the environment (12-factor).
+
+Overlays: ``settings.dev`` (default for manage.py), ``settings.test``, ``settings.production``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.utils.functional import lazy
+
+from settings.database import parse_database_url
+from settings.env import env_bool, env_int, env_list, env_str
+
+
+
+def _current_issuer() -> str:
+    """The issuer of the tenant the current request or task runs for."""
+    from tenants.context import current_issuer
+
+    return current_issuer()
+
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+SECRET_KEY = env_str("SECRET_KEY")
+DEBUG = env_bool("DEBUG", False)
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "corsheaders",
+    "oauth2_provider",
+    # Ours, in dependency order: tenants is the floor, idp stands on everything.
+    "tenants",
+    "audit",
+    "accounts",
+    "idp",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
+    # Resolves /t/<slug>/ before sessions, so the session cookie can be scoped to the tenant.
+    "tenants.middleware.TenantMiddleware",
+    "tenants.sessions.TenantSessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+]
+
+ROOT_URLCONF = "settings.urls"
+WSGI_APPLICATION = "settings.wsgi.application"
+ASGI_APPLICATION = "settings.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "tenants.context_processors.tenant",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": parse_database_url(
+        env_str("DATABASE_URL", "sqlite:///var/tessera.sqlite3"), base_dir=BASE_DIR
+    )
+}
+DATABASES["default"].setdefault("CONN_MAX_AGE", env_int("DB_CONN_MAX_AGE", 0))
+DATABASES["default"]["ATOMIC_REQUESTS"] = False
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "tessera",
+    }
+}
+if env_str("REDIS_URL"):
+    CACHES["default"] = {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": env_str("REDIS_URL"),
+    }
+
+AUTH_USER_MODEL = "accounts.User"
+AUTHENTICATION_BACKENDS = ["accounts.backends.TenantModelBackend"]
+# Argon2id first: new and upgraded hashes use it. Parameters live on the hasher class.
+PASSWORD_HASHERS = [
+    "accounts.hashers.TesseraArgon2PasswordHasher",
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+# Our backend authenticates within the current tenant, where usernames are unique.
+SILENCED_SYSTEM_CHECKS = ["auth.W004"]
+
+LANGUAGE_CODE = "en"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = BASE_DIR / "var" / "static"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+
+# Sessions: one cookie per tenant, scoped to /t/<slug>/ (see tenants.sessions).
+SESSION_COOKIE_NAME = "tessera_session"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
+SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 8 * 3600)
+CSRF_COOKIE_HTTPONLY = True
+CSRF_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", False)
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+CSRF_FAILURE_VIEW = "tenants.views.csrf_failure"
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+
+# django-csp 4: no inline script or style anywhere; pages load /static/ only.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "frame-ancestors": ["'none'"],
+        # form-action is left out on purpose: Chromium applies it to the redirect that
+        # follows the consent POST, which goes to the relying party's origin.
+    }
+}
+
+CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS", [])
+CORS_URLS_REGEX = r"^/t/[^/]+/(token|userinfo|jwks\.json|revoke|introspect|\.well-known/.*)$"
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+}
+
+# Tessera's own knobs (read through tenants.conf.tessera_settings, which has the defaults).
+TESSERA = {
+    "PUBLIC_URL": env_str("TESSERA_PUBLIC_URL").rstrip("/"),
+    "KEY_ENCRYPTION_KEY": env_str("TESSERA_KEY_ENCRYPTION_KEY"),
+    "ACCESS_TOKEN_LIFETIME": env_int("TESSERA_ACCESS_TOKEN_LIFETIME", 3600),
+    "ID_TOKEN_LIFETIME": env_int("TESSERA_ID_TOKEN_LIFETIME", 3600),
+    "REFRESH_TOKEN_LIFETIME": env_int("TESSERA_REFRESH_TOKEN_LIFETIME", 30 * 24 * 3600),
+}
+
+# django-oauth-toolkit: models swapped for tenant-aware ones, every RFC 9700 gate on.
+OAUTH2_PROVIDER_APPLICATION_MODEL = "idp.Application"
+OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL = "idp.AccessToken"
+OAUTH2_PROVIDER_REFRESH_TOKEN_MODEL = "idp.RefreshToken"
+OAUTH2_PROVIDER_ID_TOKEN_MODEL = "idp.IDToken"
+OAUTH2_PROVIDER_GRANT_MODEL = "idp.Grant"
+OAUTH2_PROVIDER = {
+    "OAUTH2_VALIDATOR_CLASS": "idp.validators.TesseraOAuth2Validator",
+    "OAUTH2_SERVER_CLASS": "idp.server.TesseraServer",
+    "OIDC_SERVER_CLASS": "idp.server.TesseraServer",
+    "OIDC_ENABLED": True,
+    # The issuer is per tenant: a lazy string that becomes the current tenant's issuer
+    # whenever DOT reads it (discovery, the RFC 9207 iss parameter, ID tokens, logout).
+    "OIDC_ISS_ENDPOINT": lazy(_current_issuer, str)(),
+    "OIDC_RP_INITIATED_LOGOUT_ENABLED": True,
+    "OIDC_RESPONSE_TYPES_SUPPORTED": ["code"],
+    "OIDC_TOKEN_ENDPOINT_AUTH_METHODS_SUPPORTED": ["client_secret_basic", "client_secret_post", "none"],
+    "SCOPES": {
+        "openid": "Sign you in",
+        "profile": "See your name and username",
+        "email": "See your email address",
+        "offline_access": "Stay signed in to the app",
+    },
+    "DEFAULT_SCOPES": ["openid"],
+    "AUTHORIZATION_CODE_EXPIRE_SECONDS": 60,
+    "ACCESS_TOKEN_EXPIRE_SECONDS": TESSERA["ACCESS_TOKEN_LIFETIME"],
+    "ID_TOKEN_EXPIRE_SECONDS": TESSERA["ID_TOKEN_LIFETIME"],
+    "REFRESH_TOKEN_EXPIRE_SECONDS": TESSERA["REFRESH_TOKEN_LIFETIME"],
+    "ROTATE_REFRESH_TOKEN": True,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    "REFRESH_TOKEN_GRACE_PERIOD_SECONDS": 0,
+    "PKCE_REQUIRED": True,
+    # https only here; a client that registered a loopback redirect (RFC 8252) gets http
+    # through Application.get_allowed_schemes, after idp.redirects validated it.
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["https"],
+    "ALLOW_URI_WILDCARDS": False,
+    "ACCESS_TOKEN_GENERATOR": "idp.tokens.generate_opaque_token",
+    "REFRESH_TOKEN_GENERATOR": "idp.tokens.generate_opaque_token",
+    "OAUTH2_GRANT_TYPES_SUPPORTED": ["authorization_code", "client_credentials", "refresh_token"],
+    "OAUTH2_RESPONSE_TYPES_SUPPORTED": ["code"],
+    "REQUEST_APPROVAL_PROMPT": "auto",
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
+    "COMPLIANT_BCP_RFC9700_REFRESH_TOKEN": True,
+    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_SCHEME": True,
+    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_MATCHING": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_REQUIRED": True,
+}
+
+LOGIN_URL = "accounts:login"
+
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", env_str("REDIS_URL", "memory://"))
+CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", True)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {
+        # DOT logs client ids and redirect URIs at DEBUG; never secrets, but keep it quiet.
+        "oauth2_provider": {"level": "WARNING"},
+        "oauthlib": {"level": "WARNING"},
+    },
+}

@@ -1,0 +1,41 @@
+"""Parse DATABASE_URL into a Django DATABASES entry (sqlite:/// and postgres:// forms)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from django.core.exceptions import ImproperlyConfigured
+
+
+def parse_database_url(url: str, *, base_dir: Path) -> dict:
+    """Return a DATABASES["default"] dict for a sqlite:///path or postgres://user:pw@host:port/name URL."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme == "sqlite":
+        # sqlite:///relative/path or sqlite:////absolute/path
+        raw = unquote(parts.path[1:] if parts.path.startswith("/") else parts.path)
+        path = Path(raw) if raw.startswith("/") else base_dir / raw
+        return {"ENGINE": "django.db.backends.sqlite3", "NAME": str(path)}
+    if scheme in {"postgres", "postgresql", "pgsql"}:
+        options = dict(parse_qsl(parts.query))
+        config = {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": unquote(parts.path.lstrip("/")),
+            "USER": unquote(parts.username or ""),
+            "PASSWORD": unquote(parts.password or ""),
+            "HOST": unquote(parts.hostname or ""),
+            "PORT": str(parts.port or ""),
+            "OPTIONS": {},
+        }
+        # ?host=/var/run/postgresql selects a Unix socket directory.
+        if "host" in options:
+            config["HOST"] = options.pop("host")
+        conn_max_age = options.pop("conn_max_age", None)
+        if conn_max_age is not None:
+            config["CONN_MAX_AGE"] = int(conn_max_age)
+        config["OPTIONS"].update(options)
+        if not config["NAME"]:
+            raise ImproperlyConfigured("DATABASE_URL must name a database.")
+        return config
+    raise ImproperlyConfigured(f"DATABASE_URL scheme {scheme!r} is not supported (use sqlite or postgres).")

@@ -1,0 +1,30 @@
+"""Root URLconf: platform-level routes and each tenant's routes under /t/<tenant>/."""
+
+from django.contrib import admin
+from django.urls import include, path
+
+from idp.views import discovery
+
+tenant_patterns = [
+    path("", include("idp.urls")),
+    path("", include("accounts.urls")),
+]
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    # RFC 8414 §3: metadata of issuer https://host/t/acme lives at /.well-known/oauth-authorization-server/t/acme
+    path(
+        ".well-known/oauth-authorization-server/t/<slug:tenant>",
+        discovery.openid_configuration,
+        name="oauth-authorization-server",
+    ),
+    path(
+        "t/<slug:tenant>/.well-known/oauth-authorization-server",
+        discovery.openid_configuration,
+        name="oauth-authorization-server-suffix",
+    ),
+    path("t/<slug:tenant>/", include(tenant_patterns)),
+]
+
+handler404 = "tenants.views.not_found"
+handler500 = "tenants.views.server_error"

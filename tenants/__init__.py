@@ -1,0 +1,1 @@
+"""Tenants: the tenant model, the per-request tenant context and tenant-scoped managers."""

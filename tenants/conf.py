@@ -1,0 +1,54 @@
+"""Tessera's namespaced settings (``settings.TESSERA``) with defaults, read lazily.
+
+Modelled on oauth2_provider.settings: ``tessera_settings.PUBLIC_URL`` reads the user's value
+or the default, and a ``setting_changed`` signal (override_settings in tests) reloads it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.signals import setting_changed
+
+DEFAULTS: dict[str, Any] = {
+    # Base URL relying parties reach; the issuer of tenant acme is {PUBLIC_URL}/t/acme.
+    # Empty: derive it from the request (development and tests only).
+    "PUBLIC_URL": "",
+    # 32 bytes, urlsafe base64: encrypts signing keys at rest and keys client-secret digests.
+    "KEY_ENCRYPTION_KEY": "",
+    "ACCESS_TOKEN_LIFETIME": 3600,
+    "ID_TOKEN_LIFETIME": 3600,
+    "REFRESH_TOKEN_LIFETIME": 30 * 24 * 3600,
+    # Algorithms a tenant publishes keys for; ID tokens default to the first.
+    "SIGNING_ALGORITHMS": ["RS256", "ES256"],
+}
+
+
+class TesseraSettings:
+    """Attribute access to settings.TESSERA with DEFAULTS filled in."""
+
+    def __init__(self) -> None:
+        self._cache: dict[str, Any] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in DEFAULTS:
+            raise AttributeError(f"Unknown Tessera setting {name!r}")
+        if name not in self._cache:
+            user = getattr(settings, "TESSERA", {}) or {}
+            self._cache[name] = user.get(name, DEFAULTS[name])
+        return self._cache[name]
+
+    def reload(self) -> None:
+        self._cache.clear()
+
+
+tessera_settings = TesseraSettings()
+
+
+def _reload(*, setting: str, **kwargs: Any) -> None:
+    if setting == "TESSERA":
+        tessera_settings.reload()
+
+
+setting_changed.connect(_reload)

@@ -1,0 +1,48 @@
+"""Resolve the tenant from the URL and run the request inside its tenant context."""
+
+from __future__ import annotations
+
+import re
+from typing import Callable
+
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+
+from tenants.context import tenant_context
+from tenants.models import Tenant
+
+# /t/<slug>/... and the RFC 8414 form /.well-known/oauth-authorization-server/t/<slug>
+TENANT_PATH = re.compile(r"^/t/(?P<slug>[^/]+)(?:/|$)")
+WELL_KNOWN_PATH = re.compile(
+    r"^/\.well-known/(?:oauth-authorization-server|openid-configuration)/t/(?P<slug>[^/]+)/?$"
+)
+
+
+def tenant_slug_from_path(path: str) -> str | None:
+    """The tenant slug a request path addresses, or None for platform-level paths."""
+    match = TENANT_PATH.match(path) or WELL_KNOWN_PATH.match(path)
+    return match.group("slug") if match else None
+
+
+class TenantMiddleware:
+    """Sets ``request.tenant`` and the tenant context; unknown or inactive tenants get 404."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        slug = tenant_slug_from_path(request.path_info)
+        request.tenant = None  # type: ignore[attr-defined]
+        if slug is None:
+            return self.get_response(request)
+        tenant = Tenant.objects.filter(slug=slug, is_active=True).first()
+        if tenant is None:
+            response = TemplateResponse(
+                request, "error.html",
+                {"title": "Unknown organisation", "message": "No active organisation is served at this address."},
+                status=404,
+            )
+            return response.render()
+        request.tenant = tenant  # type: ignore[attr-defined]
+        with tenant_context(tenant, base_url=request.build_absolute_uri("/")):
+            return self.get_response(request)

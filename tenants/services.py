@@ -1,0 +1,24 @@
+"""Tenant services: creating and looking up tenants."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from tenants.models import Tenant
+
+
+def create_tenant(slug: str, name: str) -> Tenant:
+    """Create an active tenant; raises ValidationError on a bad or taken slug."""
+    tenant = Tenant(slug=slug, name=name)
+    tenant.full_clean()
+    with transaction.atomic():
+        if Tenant.objects.filter(slug=slug).exists():
+            raise ValidationError({"slug": f"A tenant with slug {slug!r} already exists."})
+        tenant.save()
+    return tenant
+
+
+def get_tenant(slug: str) -> Tenant:
+    """The tenant with this slug; raises Tenant.DoesNotExist."""
+    return Tenant.objects.get(slug=slug)

@@ -1,0 +1,85 @@
+"""Per-tenant browser sessions.
+
+Each tenant's session cookie is scoped to its path (/t/<slug>/), so one browser can be
+signed in to two tenants at once, and every session is bound to the tenant that created
+it: a session presented at another tenant is ignored (defence in depth behind the path).
+"""
+
+from __future__ import annotations
+
+import time
+
+from django.conf import settings
+from django.contrib.sessions.backends.base import UpdateError
+from django.contrib.sessions.exceptions import SessionInterrupted
+from django.contrib.sessions.middleware import SessionMiddleware
+from django.http import HttpRequest, HttpResponse
+from django.utils.cache import patch_vary_headers
+from django.utils.http import http_date
+
+SESSION_TENANT_KEY = "_tessera_tenant"
+
+
+def session_cookie(request: HttpRequest) -> tuple[str, str]:
+    """(cookie name, cookie path) for this request's session."""
+    tenant = getattr(request, "tenant", None)
+    if tenant is None:
+        return f"{settings.SESSION_COOKIE_NAME}_platform", "/"
+    return settings.SESSION_COOKIE_NAME, f"/t/{tenant.slug}/"
+
+
+class TenantSessionMiddleware(SessionMiddleware):
+    """Django's SessionMiddleware with a tenant-scoped cookie and a tenant-bound session."""
+
+    def process_request(self, request: HttpRequest) -> None:
+        name, _ = session_cookie(request)
+        session = self.SessionStore(request.COOKIES.get(name))
+        tenant = getattr(request, "tenant", None)
+        bound = session.get(SESSION_TENANT_KEY)
+        if tenant is not None and bound is not None and bound != tenant.pk:
+            session = self.SessionStore(None)
+        request.session = session
+
+    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        try:
+            session = request.session
+            accessed, modified, empty = session.accessed, session.modified, session.is_empty()
+        except AttributeError:
+            return response
+        name, path = session_cookie(request)
+        tenant = getattr(request, "tenant", None)
+        if tenant is not None and not empty and session.get(SESSION_TENANT_KEY) != tenant.pk:
+            session[SESSION_TENANT_KEY] = tenant.pk
+            modified = True
+        if name in request.COOKIES and empty:
+            response.delete_cookie(
+                name, path=path, domain=settings.SESSION_COOKIE_DOMAIN,
+                samesite=settings.SESSION_COOKIE_SAMESITE,
+            )
+            need_vary = True
+        else:
+            need_vary = accessed
+            if (modified or settings.SESSION_SAVE_EVERY_REQUEST) and not empty:
+                if session.get_expire_at_browser_close():
+                    max_age, expires = None, None
+                else:
+                    max_age = session.get_expiry_age()
+                    expires = http_date(time.time() + max_age)
+                if response.status_code < 500:
+                    try:
+                        session.save()
+                    except UpdateError as exc:
+                        raise SessionInterrupted(
+                            "The session was deleted before the request completed."
+                        ) from exc
+                    response.set_cookie(
+                        name, session.session_key, max_age=max_age, expires=expires,
+                        domain=settings.SESSION_COOKIE_DOMAIN, path=path,
+                        secure=settings.SESSION_COOKIE_SECURE or None,
+                        httponly=settings.SESSION_COOKIE_HTTPONLY or None,
+                        samesite=settings.SESSION_COOKIE_SAMESITE,
+                    )
+                    need_vary = True
+        if need_vary:
+            patch_vary_headers(response, ("Cookie",))
+        return response

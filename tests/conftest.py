@@ -1,0 +1,70 @@
+"""Shared fixtures: tenants, users and clients created through the same services operators use."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+from accounts.services import create_user
+from idp.models import GrantType
+from idp.services import create_client
+from tenants.context import tenant_context
+from tenants.services import create_tenant
+
+PASSWORD = "a-long-test-password-42"
+WEB_REDIRECT = "https://rp.example.test/callback"
+NATIVE_REDIRECT = "http://127.0.0.1/callback"
+
+
+@dataclass
+class TenantWorld:
+    """One tenant with a user, a confidential web client and a public native client."""
+
+    tenant: object
+    user: object
+    web: object  # idp.services.NewClient
+    spa: object
+    first_party: object
+
+
+def build_world(slug: str, name: str) -> TenantWorld:
+    tenant = create_tenant(slug, name)
+    with tenant_context(tenant):
+        user = create_user(username="alice", email="alice@example.com", password=PASSWORD,
+                           email_verified=True, first_name="Alice", last_name="Liddell")
+        web = create_client(
+            name=f"{name} Web", confidential=True,
+            grant_types=[GrantType.AUTHORIZATION_CODE, GrantType.REFRESH_TOKEN, GrantType.CLIENT_CREDENTIALS],
+            redirect_uris=[WEB_REDIRECT], post_logout_redirect_uris=["https://rp.example.test/bye"],
+        )
+        spa = create_client(
+            name=f"{name} Native", confidential=False,
+            grant_types=[GrantType.AUTHORIZATION_CODE, GrantType.REFRESH_TOKEN],
+            redirect_uris=[NATIVE_REDIRECT], algorithm="ES256",
+        )
+        first_party = create_client(
+            name=f"{name} Portal", confidential=True, first_party=True,
+            grant_types=[GrantType.AUTHORIZATION_CODE], redirect_uris=[WEB_REDIRECT],
+        )
+    return TenantWorld(tenant=tenant, user=user, web=web, spa=spa, first_party=first_party)
+
+
+@pytest.fixture
+def world_a(db) -> TenantWorld:
+    return build_world("acme", "Acme Corp")
+
+
+@pytest.fixture
+def world_b(db) -> TenantWorld:
+    return build_world("globex", "Globex Inc")
+
+
+@pytest.fixture
+def issuer_a(live_server, world_a) -> str:
+    return f"{live_server.url}/t/{world_a.tenant.slug}"
+
+
+@pytest.fixture
+def issuer_b(live_server, world_b) -> str:
+    return f"{live_server.url}/t/{world_b.tenant.slug}"
