@@ -189,7 +189,6 @@ OAUTH2_PROVIDER = {
     # The issuer is per tenant: a lazy string that becomes the current tenant's issuer
     # whenever DOT reads it (discovery, the RFC 9207 iss parameter, ID tokens, logout).
     "OIDC_ISS_ENDPOINT": lazy(_current_issuer, str)(),
-    "OIDC_RP_INITIATED_LOGOUT_ENABLED": True,
     "OIDC_RESPONSE_TYPES_SUPPORTED": ["code"],
     "OIDC_TOKEN_ENDPOINT_AUTH_METHODS_SUPPORTED": ["client_secret_basic", "client_secret_post", "none"],
     "SCOPES": {

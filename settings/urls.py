@@ -1,6 +1,5 @@
 """Root URLconf: platform-level routes and each tenant's routes under /t/<tenant>/."""
 
-from django.contrib import admin
 from django.urls import include, path
 
 from idp.views import discovery
@@ -11,7 +10,8 @@ tenant_patterns = [
 ]
 
 urlpatterns = [
-    path("admin/", admin.site.urls),
+    # /admin/ (platform staff) and /t/<tenant>/admin/ arrive with the scoped-admin issue:
+    # until platform accounts exist, nobody could sign in to them.
     # RFC 8414 §3: metadata of issuer https://host/t/acme lives at /.well-known/oauth-authorization-server/t/acme
     path(
         ".well-known/oauth-authorization-server/t/<slug:tenant>",
