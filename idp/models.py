@@ -33,6 +33,11 @@ class SigningAlgorithm(models.TextChoices):
     ES256 = "ES256", "ES256 (ECDSA P-256, SHA-256)"
 
 
+class AccessTokenFormat(models.TextChoices):
+    OPAQUE = "opaque", "Opaque (introspect to validate)"
+    JWT = "jwt", "JWT (RFC 9068, validated locally by resource servers)"
+
+
 # DOT's single authorization_grant_type values, mapped to ours (validate_grant_type uses ours).
 _DOT_GRANTS = {
     AbstractApplication.GRANT_AUTHORIZATION_CODE: GrantType.AUTHORIZATION_CODE,
@@ -57,6 +62,9 @@ class Application(TenantOwned, AbstractApplication):
     algorithm = models.CharField(
         max_length=5, choices=SigningAlgorithm.choices, default=SigningAlgorithm.RS256,
         help_text="ID token signing algorithm (id_token_signed_response_alg).",
+    )
+    access_token_format = models.CharField(
+        max_length=8, choices=AccessTokenFormat.choices, default=AccessTokenFormat.OPAQUE,
     )
 
     objects = ApplicationManager()
@@ -126,6 +134,10 @@ class Grant(TenantOwned, AbstractGrant):
     code = DigestField(unique=True)
     family = models.UUIDField(default=uuid.uuid4, editable=False, db_index=True)
     used_at = models.DateTimeField(null=True, blank=True)
+    redirect_uri_provided = models.BooleanField(
+        default=True, help_text="The authorization request named its redirect_uri (the token request must too).")
+    replayed_at = models.DateTimeField(null=True, blank=True,
+                                       help_text="Presented again after use: its tokens are revoked.")
     sid = models.CharField(max_length=64, blank=True, default="")
     auth_time = models.DateTimeField(null=True, blank=True)
     amr = models.JSONField(default=list, blank=True)

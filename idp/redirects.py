@@ -24,6 +24,8 @@ def is_loopback(uri: str) -> bool:
 def validate_redirect_uri(uri: str) -> None:
     """Refuse wildcards, fragments and plain http except to a loopback IP or localhost."""
     parts = urlsplit(uri)
+    if "#" in uri:
+        raise ValidationError(f"{uri}: a redirect URI may not have a fragment (RFC 6749 §3.1.2).")
     if "*" in uri:
         raise ValidationError(f"{uri}: wildcards are not allowed; register exact URIs.")
     if parts.fragment:
@@ -37,11 +39,22 @@ def validate_redirect_uri(uri: str) -> None:
     raise ValidationError(f"{uri}: use https, a loopback http URI, or a reverse-DNS app scheme.")
 
 
+def _well_formed_loopback(uri: str) -> bool:
+    """A loopback URI with no userinfo, no fragment and a valid port, if any."""
+    if "#" in uri or "@" in uri or not is_loopback(uri):
+        return False
+    try:
+        urlsplit(uri).port
+    except ValueError:
+        return False
+    return True
+
+
 def redirect_uri_matches(registered: list[str], presented: str) -> bool:
     """Exact string match, except that loopback URIs may use any port (RFC 8252 §7.3)."""
     if presented in registered:
         return True
-    if not is_loopback(presented):
+    if not _well_formed_loopback(presented):
         return False
     p = urlsplit(presented)
     for uri in registered:
@@ -51,3 +64,16 @@ def redirect_uri_matches(registered: list[str], presented: str) -> bool:
         ):
             return True
     return False
+
+
+def valid_resource_indicator(uri: object) -> bool:
+    """RFC 8707 §2: an absolute URI with scheme and host, no fragment, no userinfo, no
+    control characters. Never raises (DOT's own check lets urlsplit's ValueError escape)."""
+    from oauth2_provider.oauth2_validators import is_valid_resource_uri
+
+    if not isinstance(uri, str) or not uri or len(uri) > 2048 or any(ord(c) < 0x21 for c in uri):
+        return False
+    try:
+        return bool(is_valid_resource_uri(uri))
+    except ValueError:
+        return False

@@ -19,3 +19,5 @@ class TesseraServer(Server):
         super().__init__(request_validator, *args, **kwargs)
         for grant in (self.auth_grant, self.openid_connect_auth.proxy_target):
             grant._code_challenge_methods = S256_ONLY
+        # No device flow yet: answer unsupported_grant_type, not a half-configured grant.
+        self.grant_types.pop("urn:ietf:params:oauth:grant-type:device_code", None)

@@ -9,7 +9,15 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from idp.crypto import client_secret_digest
-from idp.models import AccessToken, Application, Consent, GrantType, RefreshToken, SigningAlgorithm
+from idp.models import (
+    AccessToken,
+    AccessTokenFormat,
+    Application,
+    Consent,
+    GrantType,
+    RefreshToken,
+    SigningAlgorithm,
+)
 from idp.redirects import validate_redirect_uri
 from idp.tokens import generate_client_secret
 
@@ -23,7 +31,7 @@ class NewClient:
 def create_client(
     *, name: str, confidential: bool, grant_types: list[str], redirect_uris: list[str],
     first_party: bool = False, post_logout_redirect_uris: list[str] | None = None,
-    algorithm: str = SigningAlgorithm.RS256,
+    algorithm: str = SigningAlgorithm.RS256, access_token_format: str = AccessTokenFormat.OPAQUE,
 ) -> NewClient:
     """Register a client in the current tenant. Public clients get no secret."""
     grant_types = list(dict.fromkeys(grant_types))
@@ -42,6 +50,8 @@ def create_client(
         validate_redirect_uri(uri)
     if algorithm not in SigningAlgorithm.values:
         raise ValidationError(f"Unknown algorithm {algorithm!r}.")
+    if access_token_format not in AccessTokenFormat.values:
+        raise ValidationError(f"Unknown access token format {access_token_format!r}.")
     secret = generate_client_secret() if confidential else None
     application = Application(
         name=name,
@@ -56,6 +66,7 @@ def create_client(
         client_secret=client_secret_digest(secret) if secret else "",
         skip_authorization=first_party,
         algorithm=algorithm,
+        access_token_format=access_token_format,
     )
     application.save()
     return NewClient(application=application, client_secret=secret)

@@ -1,9 +1,8 @@
 """The OpenID provider's endpoints, mounted under each tenant's issuer /t/<tenant>/."""
 
 from django.urls import path
-from oauth2_provider.views import UserInfoView
 
-from idp.views import authorize, discovery, introspect, logout, token
+from idp.views import authorize, discovery, introspect, logout, token, userinfo
 
 app_name = "idp"
 urlpatterns = [
@@ -11,7 +10,7 @@ urlpatterns = [
     path("jwks.json", discovery.jwks, name="jwks"),
     path("authorize", authorize.AuthorizeView.as_view(), name="authorize"),
     path("token", token.TokenView.as_view(), name="token"),
-    path("userinfo", UserInfoView.as_view(), name="userinfo"),
+    path("userinfo", userinfo.UserInfoView.as_view(), name="userinfo"),
     path("revoke", token.RevokeTokenView.as_view(), name="revoke"),
     path("introspect", introspect.IntrospectView.as_view(), name="introspect"),
     path("logout", logout.LogoutView.as_view(), name="logout"),

@@ -6,6 +6,7 @@ context, so every lookup DOT makes (clients, codes, tokens) is already tenant-sc
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import logging
 import time
@@ -20,8 +21,10 @@ from oauthlib.oauth2.rfc6749 import errors
 
 from idp import keys
 from idp.crypto import verify_client_secret
+from idp.redirects import valid_resource_indicator
 from idp.models import (
     AccessToken,
+    AccessTokenFormat,
     Application,
     Grant,
     GrantType,
@@ -29,11 +32,20 @@ from idp.models import (
     RefreshToken,
 )
 from idp.services import revoke_token_family
-from tenants.context import current_issuer
+from tenants.context import current_issuer, require_tenant
+from tenants.lookup_cache import LookupCache
 
 log = logging.getLogger(__name__)
+clients = LookupCache()
 
 SUPPORTED_GRANTS = frozenset(GrantType.values)
+
+
+def _resource_list(value) -> list[str]:
+    """oauthlib hands a single resource over as a string; the grant stores a list."""
+    if not value:
+        return []
+    return [value] if isinstance(value, str) else list(value)
 
 
 def _epoch(value: dt.datetime | None) -> int | None:
@@ -44,6 +56,35 @@ class TesseraOAuth2Validator(OAuth2Validator):
     """DOT's validator, made tenant-aware, PKCE-strict and digest-only."""
 
     # --- clients -------------------------------------------------------------------------
+
+    def _load_application(self, client_id, request):
+        """The tenant's client by id, from the lookup cache (one query saved per request)."""
+        if not isinstance(client_id, str) or not client_id or "\x00" in client_id or len(client_id) > 255:
+            return None
+        if isinstance(request.client, Application) and request.client.client_id == client_id:
+            return request.client
+        tenant = require_tenant()
+        cached = clients.get_or_load(
+            (tenant.pk, client_id), lambda: Application.objects.filter(client_id=client_id).first()
+        )
+        # A copy per request: nothing one request does to the instance reaches another.
+        request.client = copy.copy(cached) if cached is not None else None
+        return request.client
+
+    def _authenticate_basic_auth(self, request) -> bool:
+        try:
+            return super()._authenticate_basic_auth(request)
+        except ValueError:  # non-ASCII or otherwise undecodable credentials: not authenticated
+            return False
+
+    def _validate_resource_uris(self, request, resources) -> None:
+        # RFC 8707 §2: invalid_target for anything that is not a usable absolute URI.
+        for resource in resources:
+            if not valid_resource_indicator(resource):
+                raise errors.CustomOAuth2Error(
+                    error="invalid_target", description="A resource indicator is not a valid absolute URI.",
+                    request=request,
+                )
 
     def _check_secret(self, provided_secret: str, stored_secret: str) -> bool:
         # Keyed HMAC digest, compared in constant time (not DOT's PBKDF2: ~0.4 s a request).
@@ -78,7 +119,8 @@ class TesseraOAuth2Validator(OAuth2Validator):
             code_challenge_method=request.code_challenge_method or "",
             nonce=request.nonce or "",
             claims="{}",
-            resource=getattr(request, "resource", []) or [],
+            resource=_resource_list(getattr(request, "resource", None)),
+            redirect_uri_provided=getattr(request, "tessera_redirect_uri_provided", True),
             sid=authn.sid if authn else "",
             auth_time=dt.datetime.fromtimestamp(authn.auth_time, dt.timezone.utc) if authn else None,
             amr=list(authn.amr) if authn else [],
@@ -91,15 +133,13 @@ class TesseraOAuth2Validator(OAuth2Validator):
         if grant is None:
             return False
         if grant.used_at is not None:
-            # RFC 6749 §4.1.2 / §10.5: a replayed code revokes every token issued from it.
-            log.warning("authorization code replayed; revoking its tokens (grant %s)", grant.pk)
-            revoke_token_family(grant.family)
+            self._code_replayed(grant)
             return False
         if grant.is_expired():
             return False
         claimed = Grant.objects.filter(pk=grant.pk, used_at__isnull=True).update(used_at=timezone.now())
         if not claimed:  # lost a race with a concurrent exchange of the same code
-            revoke_token_family(grant.family)
+            self._code_replayed(grant)
             return False
         request.scopes = grant.scope.split()
         request.user = grant.user
@@ -108,6 +148,17 @@ class TesseraOAuth2Validator(OAuth2Validator):
         request.claims = {}
         request.tessera_grant = grant
         return True
+
+    def _code_replayed(self, grant: Grant) -> None:
+        """RFC 6749 §4.1.2: a code presented twice revokes every token issued from it.
+
+        The flag covers the race where the first exchange has not saved its tokens yet:
+        save_bearer_token re-checks it under a row lock and refuses to commit them.
+        """
+        log.warning("authorization code replayed; revoking its tokens (grant %s)", grant.pk)
+        with transaction.atomic():
+            Grant.objects.filter(pk=grant.pk).update(replayed_at=timezone.now())
+            revoke_token_family(grant.family)
 
     def invalidate_authorization_code(self, client_id, code, request, *args, **kwargs) -> None:
         # Already claimed in validate_code, before any token existed; nothing to do.
@@ -118,7 +169,15 @@ class TesseraOAuth2Validator(OAuth2Validator):
         grant = getattr(request, "tessera_grant", None)
         if grant is None:
             grant = Grant.objects.filter(code=code, application=client).first()
-        return grant is not None and grant.redirect_uri == redirect_uri
+        if grant is None:
+            return False
+        if getattr(request, "using_default_redirect_uri", False) and grant.redirect_uri_provided:
+            raise errors.InvalidRequestError(
+                description="redirect_uri is required: the authorization request had one.", request=request)
+        if grant.redirect_uri != redirect_uri:
+            # RFC 6749 §5.2: a redirect_uri that does not match the authorization request's.
+            raise errors.InvalidGrantError(description="redirect_uri does not match.", request=request)
+        return True
 
     # --- tokens --------------------------------------------------------------------------
 
@@ -126,8 +185,19 @@ class TesseraOAuth2Validator(OAuth2Validator):
         client = request.client
         if "refresh_token" in token and GrantType.REFRESH_TOKEN not in client.grant_types:
             del token["refresh_token"]
+        if request.grant_type == "client_credentials" and client.access_token_format == AccessTokenFormat.JWT:
+            # Stateless by design (docs/decisions.md): a self-contained, short-lived JWT with
+            # no refresh token and no user needs no row; resource servers validate it locally.
+            return None
+        grant = getattr(request, "tessera_grant", None)
         with transaction.atomic():
-            return self._save_bearer_token(token, request, *args, **kwargs)
+            saved = self._save_bearer_token(token, request, *args, **kwargs)
+            if grant is not None and Grant.objects.select_for_update().filter(
+                pk=grant.pk, replayed_at__isnull=False
+            ).exists():
+                raise errors.InvalidGrantError(description="The authorization code was used twice.",
+                                               request=request)
+            return saved
 
     def _family_and_authn(self, request, source_refresh_token=None) -> dict:
         grant = getattr(request, "tessera_grant", None)

@@ -102,11 +102,10 @@ if env_str("REDIS_URL"):
 
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = ["accounts.backends.TenantModelBackend"]
-# Argon2id first: new and upgraded hashes use it. Parameters live on the hasher class.
-PASSWORD_HASHERS = [
-    "accounts.hashers.TesseraArgon2PasswordHasher",
-    "django.contrib.auth.hashers.Argon2PasswordHasher",
-]
+# Argon2id; parameters live on the hasher class. Django's own Argon2PasswordHasher must not
+# be listed too: both are "argon2", the later would win the lookup, and every login would
+# then rehash with Django's 100 MiB defaults.
+PASSWORD_HASHERS = ["accounts.hashers.TesseraArgon2PasswordHasher"]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {
@@ -210,11 +209,12 @@ OAUTH2_PROVIDER = {
     # through Application.get_allowed_schemes, after idp.redirects validated it.
     "ALLOWED_REDIRECT_URI_SCHEMES": ["https"],
     "ALLOW_URI_WILDCARDS": False,
-    "ACCESS_TOKEN_GENERATOR": "idp.tokens.generate_opaque_token",
+    "ACCESS_TOKEN_GENERATOR": "idp.tokens.generate_access_token",
     "REFRESH_TOKEN_GENERATOR": "idp.tokens.generate_opaque_token",
     "OAUTH2_GRANT_TYPES_SUPPORTED": ["authorization_code", "client_credentials", "refresh_token"],
     "OAUTH2_RESPONSE_TYPES_SUPPORTED": ["code"],
     "REQUEST_APPROVAL_PROMPT": "auto",
+    "OAUTH_PRE_TOKEN_VALIDATION": [],  # DOT's default hook serves the device flow, not offered
     "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
     "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
     "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,

@@ -28,9 +28,11 @@ def parse_database_url(url: str, *, base_dir: Path) -> dict:
             "PORT": str(parts.port or ""),
             "OPTIONS": {},
         }
-        # ?host=/var/run/postgresql selects a Unix socket directory.
+        # ?host=/var/run/postgresql&port=5433 select a Unix socket directory and its port.
         if "host" in options:
             config["HOST"] = options.pop("host")
+        if "port" in options:
+            config["PORT"] = options.pop("port")
         conn_max_age = options.pop("conn_max_age", None)
         if conn_max_age is not None:
             config["CONN_MAX_AGE"] = int(conn_max_age)

@@ -6,3 +6,15 @@ from django.apps import AppConfig
 class TenantsConfig(AppConfig):
     name = "tenants"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from django.db.models.signals import post_delete, post_save
+
+        from tenants.middleware import active_tenants
+        from tenants.models import Tenant
+
+        def evict(sender, instance, **kwargs) -> None:
+            active_tenants.evict(instance.slug)
+
+        post_save.connect(evict, sender=Tenant, weak=False, dispatch_uid="tenants.evict")
+        post_delete.connect(evict, sender=Tenant, weak=False, dispatch_uid="tenants.evict.delete")

@@ -20,6 +20,8 @@ DEFAULTS: dict[str, Any] = {
     "ACCESS_TOKEN_LIFETIME": 3600,
     "ID_TOKEN_LIFETIME": 3600,
     "REFRESH_TOKEN_LIFETIME": 30 * 24 * 3600,
+    # How long another process may keep serving a cached tenant or client after it changed.
+    "LOOKUP_CACHE_SECONDS": 5,
     # Algorithms a tenant publishes keys for; ID tokens default to the first.
     "SIGNING_ALGORITHMS": ["RS256", "ES256"],
 }

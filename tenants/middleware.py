@@ -9,7 +9,15 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
 from tenants.context import tenant_context
+from tenants.lookup_cache import LookupCache
 from tenants.models import Tenant
+
+active_tenants = LookupCache(max_entries=1024)
+
+
+def active_tenant(slug: str) -> Tenant | None:
+    """The active tenant with this slug (cached; see tenants.lookup_cache)."""
+    return active_tenants.get_or_load(slug, lambda: Tenant.objects.filter(slug=slug, is_active=True).first())
 
 # /t/<slug>/... and the RFC 8414 form /.well-known/oauth-authorization-server/t/<slug>
 TENANT_PATH = re.compile(r"^/t/(?P<slug>[^/]+)(?:/|$)")
@@ -35,7 +43,7 @@ class TenantMiddleware:
         request.tenant = None  # type: ignore[attr-defined]
         if slug is None:
             return self.get_response(request)
-        tenant = Tenant.objects.filter(slug=slug, is_active=True).first()
+        tenant = active_tenant(slug)
         if tenant is None:
             response = TemplateResponse(
                 request, "error.html",

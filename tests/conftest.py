@@ -50,6 +50,17 @@ def build_world(slug: str, name: str) -> TenantWorld:
     return TenantWorld(tenant=tenant, user=user, web=web, spa=spa, first_party=first_party)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_lookup_caches():
+    """Each test starts with empty per-process lookup caches (the database is new too)."""
+    from idp.validators import clients
+    from tenants.middleware import active_tenants
+
+    clients.clear()
+    active_tenants.clear()
+    yield
+
+
 @pytest.fixture
 def world_a(db) -> TenantWorld:
     return build_world("acme", "Acme Corp")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -19,6 +20,7 @@ from oauth2_provider.views.mixins import OAuthLibMixin
 
 from accounts.authn import current_authentication
 from idp.models import Application
+from idp.redirects import valid_resource_indicator
 from idp.services import has_consent, record_consent
 from tenants.context import current_issuer
 
@@ -68,8 +70,13 @@ class AuthorizeView(OAuthLibMixin, View):
         application = Application.objects.get(client_id=credentials["client_id"])
         prompt = set(request.GET.get("prompt", "").split())
         max_age = request.GET.get("max_age")
-        if max_age is not None and not (max_age.isdigit() and len(max_age) < 10):
+        if max_age is not None and not re.fullmatch(r"[0-9]{1,9}", max_age):
             return self._redirect_error(credentials, "invalid_request", "max_age must be a whole number.")
+        resources = request.GET.getlist("resource")
+        if not all(valid_resource_indicator(r) for r in resources):
+            return self._redirect_error(credentials, "invalid_target", "Each resource must be an absolute URI.")
+        credentials["resource"] = resources
+        credentials["tessera_redirect_uri_provided"] = "redirect_uri" in request.GET
 
         authn = current_authentication(request)
         stale = authn is not None and max_age is not None and time.time() - authn.auth_time > int(max_age)

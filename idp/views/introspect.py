@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
@@ -10,9 +11,12 @@ from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 from oauth2_provider.models import refresh_token_expire_timedelta
+from jwcrypto import jwt
+from jwcrypto.common import JWException
 from oauth2_provider.views.mixins import OAuthLibMixin
 
-from idp.models import AccessToken, RefreshToken
+from idp import keys
+from idp.models import AccessToken, Application, RefreshToken
 from idp.views.token import malformed, oauth_error
 from tenants.context import current_issuer
 
@@ -38,6 +42,32 @@ def describe_access_token(token: str) -> dict:
         "iss": current_issuer(), **_subject(at.user),
         **({"aud": at.resource} if at.resource else {}),
     }
+
+
+def describe_jwt_access_token(token: str) -> dict:
+    """A JWT access token (RFC 9068) we signed: signature, typ, iss and expiry checked.
+
+    Client-credentials JWTs have no row; those from user flows do, and must still exist
+    (a logout or revocation deletes the row, so introspection reports them inactive).
+    """
+    if token.count(".") != 2:
+        return INACTIVE
+    try:
+        parsed = jwt.JWT(key=keys.jwk_set(), jwt=token, expected_type="JWS")
+        header, claims = parsed.token.jose_header, json.loads(parsed.claims)
+    except (JWException, ValueError, TypeError):
+        return INACTIVE
+    if header.get("typ") != "at+jwt" or claims.get("iss") != current_issuer():
+        return INACTIVE
+    application = Application.objects.filter(client_id=claims.get("client_id")).first()
+    if application is None:
+        return INACTIVE
+    if claims.get("sub") != application.client_id and not AccessToken.objects.filter(
+            token_checksum=_checksum(token)).exists():
+        return INACTIVE
+    return {"active": True, "token_type": "Bearer", **{
+        k: claims[k] for k in ("scope", "client_id", "exp", "iat", "nbf", "sub", "aud", "iss", "jti")
+        if k in claims}}
 
 
 def describe_refresh_token(token: str) -> dict:
@@ -79,6 +109,7 @@ class IntrospectView(OAuthLibMixin, View):
         hint = request.POST.get("token_type_hint")
         order = [describe_refresh_token, describe_access_token] if hint == "refresh_token" else [
             describe_access_token, describe_refresh_token]
+        order.append(describe_jwt_access_token)
         for describe in order:
             result = describe(token)
             if result["active"]:

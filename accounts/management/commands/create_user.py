@@ -36,7 +36,7 @@ class Command(OperatorCommand):
                 user = create_user(username=opts["username"], email=opts["email"], password=password,
                                    email_verified=opts["email_verified"])
             except ValidationError as exc:
-                raise self.fail(" ".join(exc.messages))
+                raise self.fail(" ".join(exc.messages)) from exc
         if opts["as_json"]:
             self.stdout.write(json.dumps({"tenant": tenant.slug, "username": user.username, "sub": str(user.uid)}))
         else:

@@ -6,7 +6,7 @@ import json
 
 from django.core.exceptions import ValidationError
 
-from idp.models import GrantType, SigningAlgorithm
+from idp.models import AccessTokenFormat, GrantType, SigningAlgorithm
 from idp.services import create_client
 from tenants.commands import OperatorCommand
 from tenants.context import tenant_context
@@ -28,6 +28,9 @@ class Command(OperatorCommand):
         parser.add_argument("--first-party", action="store_true", help="Skip the consent page.")
         parser.add_argument("--algorithm", default=SigningAlgorithm.RS256, choices=SigningAlgorithm.values,
                             help="ID token signing algorithm.")
+        parser.add_argument("--access-token-format", default=AccessTokenFormat.OPAQUE,
+                            choices=AccessTokenFormat.values,
+                            help="opaque (default) or jwt (RFC 9068, validated locally by resource servers).")
         parser.add_argument("--json", action="store_true", dest="as_json")
 
     def handle(self, *args, **opts) -> None:
@@ -40,9 +43,10 @@ class Command(OperatorCommand):
                     name=opts["name"], confidential=opts["confidential"], grant_types=opts["grant"],
                     redirect_uris=opts["redirect_uri"], first_party=opts["first_party"],
                     post_logout_redirect_uris=opts["post_logout_redirect_uri"], algorithm=opts["algorithm"],
+                    access_token_format=opts["access_token_format"],
                 )
             except ValidationError as exc:
-                raise self.fail(" ".join(exc.messages))
+                raise self.fail(" ".join(exc.messages)) from exc
         result = {"client_id": new.application.client_id, "client_secret": new.client_secret}
         if opts["as_json"]:
             self.stdout.write(json.dumps(result))

@@ -22,7 +22,7 @@ class Command(OperatorCommand):
         try:
             tenant = create_tenant(slug, name)
         except ValidationError as exc:
-            raise self.fail("; ".join(m for msgs in exc.message_dict.values() for m in msgs))
+            raise self.fail("; ".join(m for msgs in exc.message_dict.values() for m in msgs)) from exc
         if as_json:
             self.stdout.write(json.dumps({"slug": tenant.slug, "name": tenant.name, "id": tenant.pk}))
         else:

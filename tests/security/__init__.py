@@ -1,0 +1,1 @@
+"""Attacker-side tests against the live server: redirects, PKCE, codes, clients, tenants, input."""

@@ -1,0 +1,194 @@
+"""Tenant isolation from the attacker's side: everything tenant A issued is worthless at tenant B.
+
+Two tenants (acme, globex) on one live server, each with the same user name and password, so any
+success at the wrong tenant can only come from a leak across the boundary.
+"""
+
+from __future__ import annotations
+
+import pytest
+import requests
+
+from accounts.services import create_user
+from tenants.context import tenant_context
+from tests.conftest import PASSWORD, WEB_REDIRECT
+from tests.oidc import Browser
+from tests.security.flows import (
+    assert_error_page,
+    assert_oauth_error,
+    authorize_url,
+    exchange,
+    full_flow,
+    introspect,
+    location_params,
+    obtain_code,
+    refresh,
+    sign_in,
+    token_request,
+)
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _creds(world) -> tuple[str, str]:
+    return world.web.application.client_id, world.web.client_secret
+
+
+def _userinfo(issuer: str, access_token: str) -> requests.Response:
+    return requests.get(f"{issuer}/userinfo", headers={"Authorization": f"Bearer {access_token}"})
+
+
+def test_client_of_a_at_b_authorize_is_an_error_page(live_server, issuer_a, issuer_b, world_a, world_b):
+    browser = Browser(live_server.url)
+    url, _ = authorize_url(issuer_b, world_a.web.application.client_id)
+    assert_error_page(browser.http.get(url, allow_redirects=False), 400)
+    obtain_code(browser, issuer_b, world_b.web.application.client_id)  # signed in and consented at B
+    assert_error_page(browser.http.get(url, allow_redirects=False), 400)
+
+
+def test_code_of_a_exchanged_at_b(live_server, issuer_a, issuer_b, world_a, world_b):
+    client_id, secret = _creds(world_a)
+    code, request = obtain_code(Browser(live_server.url), issuer_a, client_id)
+    # With A's client credentials: that client does not exist at B.
+    for auth in ("basic", "post"):
+        assert_oauth_error(exchange(issuer_b, code, request, client_id, secret, auth=auth), "invalid_client", 401)
+    # With B's own client: B never issued that code.
+    b_id, b_secret = _creds(world_b)
+    assert_oauth_error(exchange(issuer_b, code, request, b_id, b_secret), "invalid_grant", 400)
+    # None of that touched the code at A.
+    assert exchange(issuer_a, code, request, client_id, secret).status_code == 200
+
+
+def test_access_token_of_a_is_rejected_at_b_userinfo(live_server, issuer_a, issuer_b, world_a, world_b):
+    tokens = full_flow(Browser(live_server.url), issuer_a, world_a)
+    assert _userinfo(issuer_a, tokens["access_token"]).status_code == 200
+    response = _userinfo(issuer_b, tokens["access_token"])
+    assert response.status_code == 401, response.text
+    assert "Bearer" in response.headers.get("WWW-Authenticate", "")
+    assert "alice" not in response.text
+
+
+def test_tokens_of_a_are_inactive_when_introspected_at_b(live_server, issuer_a, issuer_b, world_a, world_b):
+    tokens = full_flow(Browser(live_server.url), issuer_a, world_a)
+    b_id, b_secret = _creds(world_b)
+    for token, hint in ((tokens["access_token"], None), (tokens["access_token"], "access_token"),
+                        (tokens["refresh_token"], None), (tokens["refresh_token"], "refresh_token")):
+        assert introspect(issuer_b, token, b_id, b_secret, hint) == {"active": False}
+    # And A's client cannot even authenticate to B's introspection endpoint.
+    a_id, a_secret = _creds(world_a)
+    response = requests.post(f"{issuer_b}/introspect", data={"token": tokens["access_token"]},
+                             auth=(a_id, a_secret))
+    assert_oauth_error(response, "invalid_client", 401)
+    assert introspect(issuer_a, tokens["access_token"], a_id, a_secret)["active"] is True
+
+
+def test_client_credentials_token_of_a_is_inactive_at_b(live_server, issuer_a, issuer_b, world_a, world_b):
+    a_id, a_secret = _creds(world_a)
+    token = token_request(issuer_a, {"grant_type": "client_credentials"}, a_id, a_secret).json()["access_token"]
+    b_id, b_secret = _creds(world_b)
+    assert introspect(issuer_b, token, b_id, b_secret) == {"active": False}
+    assert introspect(issuer_a, token, a_id, a_secret)["active"] is True
+
+
+def test_refresh_token_of_a_fails_at_b_and_stays_usable_at_a(live_server, issuer_a, issuer_b, world_a, world_b):
+    tokens = full_flow(Browser(live_server.url), issuer_a, world_a)
+    a_id, a_secret = _creds(world_a)
+    b_id, b_secret = _creds(world_b)
+    assert_oauth_error(refresh(issuer_b, tokens["refresh_token"], a_id, a_secret), "invalid_client", 401)
+    assert_oauth_error(refresh(issuer_b, tokens["refresh_token"], b_id, b_secret), "invalid_grant", 400)
+    # A failed replay at B must not count as reuse at A (which would revoke the family).
+    again = refresh(issuer_a, tokens["refresh_token"], a_id, a_secret)
+    assert again.status_code == 200, again.text
+
+
+@pytest.mark.parametrize("which", ["access_token", "refresh_token"])
+def test_revoking_a_token_of_a_at_b_leaves_it_active_at_a(live_server, issuer_a, issuer_b, world_a, world_b,
+                                                          which):
+    tokens = full_flow(Browser(live_server.url), issuer_a, world_a)
+    a_id, a_secret = _creds(world_a)
+    b_id, b_secret = _creds(world_b)
+    for hint in (None, which):
+        data = {"token": tokens[which], **({"token_type_hint": hint} if hint else {})}
+        response = token_request(issuer_b, data, b_id, b_secret, endpoint="revoke")
+        assert response.status_code == 200, response.text  # RFC 7009 §2.2: unknown tokens too
+        # A's own credentials are unknown at B.
+        assert_oauth_error(token_request(issuer_b, data, a_id, a_secret, endpoint="revoke"), "invalid_client", 401)
+    assert introspect(issuer_a, tokens["access_token"], a_id, a_secret)["active"] is True
+    assert introspect(issuer_a, tokens["refresh_token"], a_id, a_secret, "refresh_token")["active"] is True
+    assert _userinfo(issuer_a, tokens["access_token"]).status_code == 200
+
+
+def test_id_token_of_a_is_rejected_as_id_token_hint_at_b(live_server, issuer_a, issuer_b, world_a, world_b):
+    tokens = full_flow(Browser(live_server.url), issuer_a, world_a)
+    browser = Browser(live_server.url)
+    obtain_code(browser, issuer_b, world_b.web.application.client_id)  # signed in at B
+    for extra in ("", "&post_logout_redirect_uri=https://rp.example.test/bye&state=s1",
+                  f"&client_id={world_a.web.application.client_id}",
+                  f"&client_id={world_b.web.application.client_id}"):
+        response = browser.http.get(f"{issuer_b}/logout?id_token_hint={tokens['id_token']}{extra}",
+                                    allow_redirects=False)
+        assert_error_page(response, 400)
+    # B's session survived: a silent authorization at B still succeeds.
+    url, _ = authorize_url(issuer_b, world_b.web.application.client_id, prompt="none")
+    target, params = location_params(browser.http.get(url, allow_redirects=False))
+    assert target == WEB_REDIRECT and "code" in params, params
+
+
+def test_client_of_a_at_b_logout_is_an_error_page(live_server, issuer_a, issuer_b, world_a, world_b):
+    browser = Browser(live_server.url)
+    obtain_code(browser, issuer_b, world_b.web.application.client_id)
+    params = {"client_id": world_a.web.application.client_id,
+              "post_logout_redirect_uri": "https://rp.example.test/bye", "state": "s"}
+    assert_error_page(browser.http.get(f"{issuer_b}/logout", params=params, allow_redirects=False), 400)
+
+
+def _silent(issuer: str, world, cookie: str | None = None, session: requests.Session | None = None) -> dict:
+    url, request = authorize_url(issuer, world.web.application.client_id, prompt="none")
+    headers = {"Cookie": f"tessera_session={cookie}"} if cookie else {}
+    response = (session or requests).get(url, headers=headers, allow_redirects=False)
+    target, params = location_params(response)
+    assert target == WEB_REDIRECT, response.headers["Location"]
+    assert params.get("state") == request["state"]
+    return params
+
+
+def test_session_cookie_of_a_does_not_authenticate_at_b(live_server, issuer_a, issuer_b, world_a, world_b):
+    browser = Browser(live_server.url)
+    obtain_code(browser, issuer_a, world_a.web.application.client_id)
+    # Consent at B exists too, so only authentication can be missing there.
+    obtain_code(Browser(live_server.url), issuer_b, world_b.web.application.client_id)
+    cookies = [c for c in browser.http.cookies if c.name == "tessera_session"]
+    assert len(cookies) == 1 and cookies[0].path == "/t/acme/", [(c.name, c.path) for c in cookies]
+    stolen = cookies[0].value
+
+    assert "code" in _silent(issuer_a, world_a, cookie=stolen)  # the cookie itself is good at A
+    at_b = _silent(issuer_b, world_b, cookie=stolen)  # deliberately sent to B
+    assert at_b.get("error") == "login_required" and "code" not in at_b, at_b
+    # Presenting it at B did not spoil it at A.
+    assert "code" in _silent(issuer_a, world_a, cookie=stolen)
+
+
+def test_one_browser_signed_in_at_a_and_b_at_the_same_time(live_server, issuer_a, issuer_b, world_a, world_b):
+    browser = Browser(live_server.url)
+    assert _silent(issuer_a, world_a, session=browser.http)["error"] == "login_required"
+    obtain_code(browser, issuer_a, world_a.web.application.client_id)
+    assert _silent(issuer_b, world_b, session=browser.http)["error"] == "login_required"
+    obtain_code(browser, issuer_b, world_b.web.application.client_id)
+    for issuer, world in ((issuer_a, world_a), (issuer_b, world_b), (issuer_a, world_a)):
+        params = _silent(issuer, world, session=browser.http)
+        assert "code" in params and params["iss"] == issuer, params
+    paths = sorted(c.path for c in browser.http.cookies if c.name == "tessera_session")
+    assert paths == ["/t/acme/", "/t/globex/"], paths
+
+
+def test_user_of_a_cannot_sign_in_at_b(live_server, issuer_a, issuer_b, world_a, world_b):
+    with tenant_context(world_a.tenant):
+        create_user(username="bob", email="bob@acme.example", password=PASSWORD, email_verified=True)
+    browser = Browser(live_server.url)
+    response = sign_in(browser, issuer_b, "bob", PASSWORD)
+    assert response.status_code == 200 and 'name="username"' in response.text
+    assert "The username or password is not correct." in response.text
+    response = sign_in(browser, issuer_b, "bob@acme.example", PASSWORD)
+    assert 'name="username"' in response.text
+    response = sign_in(Browser(live_server.url), issuer_a, "bob", PASSWORD)
+    assert 'name="username"' not in response.text, "bob should be able to sign in at his own tenant"
