@@ -27,7 +27,7 @@ run: demo
 	$(PY) manage.py runserver --noreload $(HOST):$(PORT)
 
 test: venv
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2
 
 bench: venv
 	$(PY) bench/run.py

@@ -11,11 +11,17 @@ class IdpConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_delete, post_save
 
-        from idp.models import Application
+        from idp.keys import active_keys, published_keys
+        from idp.models import Application, SigningKey
         from idp.validators import clients
 
-        def evict(sender, instance, **kwargs) -> None:
+        def evict_client(sender, instance, **kwargs) -> None:
             clients.evict((instance.tenant_id, instance.client_id))
 
-        post_save.connect(evict, sender=Application, weak=False, dispatch_uid="idp.evict")
-        post_delete.connect(evict, sender=Application, weak=False, dispatch_uid="idp.evict.delete")
+        def evict_key(sender, instance, **kwargs) -> None:
+            active_keys.evict((instance.tenant_id, instance.alg))
+            published_keys.evict(instance.tenant_id)
+
+        for model, handler in ((Application, evict_client), (SigningKey, evict_key)):
+            post_save.connect(handler, sender=model, weak=False, dispatch_uid=f"idp.evict.{model.__name__}")
+            post_delete.connect(handler, sender=model, weak=False, dispatch_uid=f"idp.evict.del.{model.__name__}")

@@ -44,7 +44,7 @@ def _well_formed_loopback(uri: str) -> bool:
     if "#" in uri or "@" in uri or not is_loopback(uri):
         return False
     try:
-        urlsplit(uri).port
+        _ = urlsplit(uri).port
     except ValueError:
         return False
     return True

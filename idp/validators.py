@@ -14,13 +14,16 @@ import uuid
 from datetime import timedelta
 
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
+from oauth2_provider.models import refresh_token_expire_timedelta
 from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauth2_provider.settings import oauth2_settings
 from oauthlib.oauth2.rfc6749 import errors
 
 from idp import keys
 from idp.crypto import verify_client_secret
+from idp.fields import sha256_hex
 from idp.redirects import valid_resource_indicator
 from idp.models import (
     AccessToken,
@@ -28,7 +31,6 @@ from idp.models import (
     Application,
     Grant,
     GrantType,
-    IDToken,
     RefreshToken,
 )
 from idp.services import revoke_token_family
@@ -208,12 +210,10 @@ class TesseraOAuth2Validator(OAuth2Validator):
         return {"family": None, "sid": ""}
 
     def _create_access_token(self, expires, request, token, source_refresh_token=None):
-        id_token = getattr(request, "id_token", None)
         access_token = AccessToken(
             user=request.user,
             scope=token["scope"],
             expires=expires,
-            id_token=id_token if isinstance(id_token, IDToken) else None,
             application=request.client,
             source_refresh_token=source_refresh_token,
             resource=getattr(request, "resource", []) or [],
@@ -245,10 +245,58 @@ class TesseraOAuth2Validator(OAuth2Validator):
         return refresh_token
 
     def validate_refresh_token(self, refresh_token, client, request, *args, **kwargs) -> bool:
-        valid = super().validate_refresh_token(refresh_token, client, request, *args, **kwargs)
-        if valid and not request.refresh_token_instance.user.is_active:
+        """One query (token, its access token and user). A used or revoked refresh token
+        revokes its whole family (RFC 9700 §4.14.2), whichever client presents it."""
+        rt = (
+            RefreshToken.objects.filter(token_checksum=sha256_hex(refresh_token))
+            .select_related("access_token", "user")
+            .order_by(F("revoked").desc(nulls_first=True))
+            .first()
+        )
+        if rt is None:
             return False
-        return valid
+        if rt.revoked is not None:
+            log.warning("refresh token reused; revoking its family (refresh token %s)", rt.pk)
+            revoke_token_family(rt.token_family)
+            return False
+        if rt.application_id != client.pk or rt.access_token is None or not rt.user.is_active:
+            return False
+        expire_delta = refresh_token_expire_timedelta()
+        if expire_delta and rt.access_token.expires + expire_delta <= timezone.now():
+            return False
+        request.user = rt.user
+        request.refresh_token = refresh_token
+        request.refresh_token_instance = rt
+        return True
+
+    def _save_bearer_token(self, token, request, *args, **kwargs):
+        if request.grant_type != "refresh_token":
+            return super()._save_bearer_token(token, request, *args, **kwargs)
+        return self._rotate_refresh_token(token, request)
+
+    def _rotate_refresh_token(self, token, request) -> None:
+        """Rotation in four statements inside save_bearer_token's transaction.
+
+        The conditional UPDATE claims the presented token: of two concurrent refreshes
+        exactly one wins; the loser sees a used token, which is reuse, and revokes the family.
+        """
+        if "scope" not in token:
+            raise errors.FatalClientError("Failed to renew access token: missing scope")
+        self._check_and_set_request_resource(request)
+        old = request.refresh_token_instance
+        now = timezone.now()
+        claimed = RefreshToken.objects.filter(pk=old.pk, revoked__isnull=True).update(
+            revoked=now, updated=now, access_token=None)
+        if not claimed:
+            revoke_token_family(old.token_family)
+            raise errors.InvalidGrantError(description="The refresh token was already used.", request=request)
+        if old.access_token_id:
+            # The only row pointing at it (old.access_token) was cleared just above.
+            AccessToken.objects.filter(pk=old.access_token_id)._raw_delete(AccessToken.objects.db)
+        expires = now + timedelta(seconds=token.get("expires_in", oauth2_settings.ACCESS_TOKEN_EXPIRE_SECONDS))
+        access_token = self._create_access_token(expires, request, token, source_refresh_token=old)
+        if "refresh_token" in token:
+            self._create_refresh_token(request, token["refresh_token"], access_token, old)
 
     # --- ID tokens -----------------------------------------------------------------------
 
@@ -300,17 +348,12 @@ class TesseraOAuth2Validator(OAuth2Validator):
         id_token.update(**claims)
         if "nonce" not in id_token and request.nonce:
             id_token["nonce"] = request.nonce
-        signed = keys.sign_jwt(id_token, request.client.algorithm)
-        saved = IDToken.objects.create(
-            user=request.user, scope=" ".join(request.scopes), expires=expiration_time,
-            jti=id_token["jti"], application=request.client, sid=id_token.get("sid", ""),
-        )
-        request.access_token = saved
-        request.id_token = saved
-        return signed
+        # ID tokens are not stored (docs/decisions.md): nothing looks them up by jti (an
+        # id_token_hint is verified by signature), and a row would cost a commit per grant.
+        return keys.sign_jwt(id_token, request.client.algorithm)
 
     def _save_id_token(self, jti, request, expires, *args, **kwargs):  # pragma: no cover - unused
-        raise NotImplementedError("finalize_id_token saves ID tokens itself")
+        raise NotImplementedError("ID tokens are not persisted")
 
     def _get_key_for_token(self, token):
         # Our own ID tokens (id_token_hint): any key this tenant publishes, chosen by kid.

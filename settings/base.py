@@ -56,7 +56,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "csp.middleware.CSPMiddleware",
+    "tenants.security.PageCSPMiddleware",
 ]
 
 ROOT_URLCONF = "settings.urls"
@@ -172,6 +172,7 @@ TESSERA = {
     "ACCESS_TOKEN_LIFETIME": env_int("TESSERA_ACCESS_TOKEN_LIFETIME", 3600),
     "ID_TOKEN_LIFETIME": env_int("TESSERA_ID_TOKEN_LIFETIME", 3600),
     "REFRESH_TOKEN_LIFETIME": env_int("TESSERA_REFRESH_TOKEN_LIFETIME", 30 * 24 * 3600),
+    "LOOKUP_CACHE_SECONDS": env_int("TESSERA_LOOKUP_CACHE_SECONDS", 5),
 }
 
 # django-oauth-toolkit: models swapped for tenant-aware ones, every RFC 9700 gate on.

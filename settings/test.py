@@ -1,14 +1,22 @@
-"""Test overlay: fast password hasher, fixed keys, an in-memory cache.
+"""Test overlay: fast password hasher, fixed keys, PostgreSQL when it is installed.
 
-DATABASE_URL picks the database: tests/conftest.py points it at a throwaway PostgreSQL
-cluster when PostgreSQL binaries are present (see tests/postgres.py).
+Unless DATABASE_URL is given, the suite runs on a throwaway PostgreSQL cluster started here
+(initdb + pg_ctl in a temporary directory, stopped at exit; devtools/pgcluster.py), because
+production runs on PostgreSQL. Without PostgreSQL's binaries the suite falls back to SQLite,
+except in CI (CI=true), where that is an error: PostgreSQL tests must fail, not skip.
 """
 
 from __future__ import annotations
 
+import atexit
+import warnings
+
+from django.core.exceptions import ImproperlyConfigured
+
 from settings.base import *  # noqa: F401,F403
-from settings.base import PASSWORD_HASHERS, TESSERA
-from settings.env import env_str
+from settings.base import BASE_DIR, PASSWORD_HASHERS, TESSERA
+from settings.database import parse_database_url
+from settings.env import env_bool, env_str
 
 DEBUG = False
 SECRET_KEY = "test-secret-key-not-for-production-" + "x" * 40
@@ -25,6 +33,24 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+
+
+def _test_database() -> dict:
+    if env_str("DATABASE_URL"):
+        return parse_database_url(env_str("DATABASE_URL"), base_dir=BASE_DIR)
+    from devtools.pgcluster import find_pg_bin, start_cluster
+
+    if find_pg_bin() is None:
+        if env_bool("CI", False):
+            raise ImproperlyConfigured("CI must test on PostgreSQL: apt-get install postgresql.")
+        warnings.warn("PostgreSQL not installed: testing on SQLite only.", stacklevel=1)
+        return parse_database_url("sqlite:///var/test.sqlite3", base_dir=BASE_DIR)
+    cluster = start_cluster()
+    atexit.register(cluster.stop)
+    return parse_database_url(cluster.url("postgres"), base_dir=BASE_DIR)
+
+
+DATABASES = {"default": {**_test_database(), "CONN_MAX_AGE": 0, "ATOMIC_REQUESTS": False}}
 
 # Static files straight from the source tree (production serves collectstatic output).
 STATIC_ROOT = None

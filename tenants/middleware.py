@@ -10,7 +10,7 @@ from django.template.response import TemplateResponse
 
 from tenants.context import tenant_context
 from tenants.lookup_cache import LookupCache
-from tenants.models import Tenant
+from tenants.models import SLUG_RE, Tenant
 
 active_tenants = LookupCache(max_entries=1024)
 
@@ -43,7 +43,7 @@ class TenantMiddleware:
         request.tenant = None  # type: ignore[attr-defined]
         if slug is None:
             return self.get_response(request)
-        tenant = active_tenant(slug)
+        tenant = active_tenant(slug) if re.fullmatch(SLUG_RE, slug) else None
         if tenant is None:
             response = TemplateResponse(
                 request, "error.html",

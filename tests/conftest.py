@@ -53,11 +53,12 @@ def build_world(slug: str, name: str) -> TenantWorld:
 @pytest.fixture(autouse=True)
 def _fresh_lookup_caches():
     """Each test starts with empty per-process lookup caches (the database is new too)."""
+    from idp.keys import active_keys, published_keys
     from idp.validators import clients
     from tenants.middleware import active_tenants
 
-    clients.clear()
-    active_tenants.clear()
+    for cache in (clients, active_tenants, active_keys, published_keys):
+        cache.clear()
     yield
 
 

@@ -49,6 +49,21 @@ def _after_login(url: str) -> str:
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
+# RFC 7636 §4.1-4.2: the S256 challenge is 43 base64url characters.
+CODE_CHALLENGE_RE = re.compile(r"[A-Za-z0-9_-]{43}")
+
+
+def _parameter_problem(params) -> str | None:
+    """What is wrong with parameters oauthlib passes through unchecked, or None."""
+    if any("\x00" in value for _key, values in params.lists() for value in values):
+        return "Parameters may not contain NUL characters."
+    if not CODE_CHALLENGE_RE.fullmatch(params.get("code_challenge", "")):
+        return "code_challenge must be the 43-character base64url SHA-256 of the code_verifier."
+    if len(params.get("nonce", "")) > 255:
+        return "nonce is longer than 255 characters."
+    return None
+
+
 @method_decorator([never_cache, csrf_protect], name="dispatch")
 class AuthorizeView(OAuthLibMixin, View):
     """GET shows login/consent as needed; POST is the consent decision (same URL and query)."""
@@ -67,6 +82,9 @@ class AuthorizeView(OAuthLibMixin, View):
         except OAuthToolkitError as error:
             return self._error(error)
         credentials.pop("request", None)
+        problem = _parameter_problem(request.GET)
+        if problem:
+            return self._redirect_error(credentials, "invalid_request", problem)
         application = Application.objects.get(client_id=credentials["client_id"])
         prompt = set(request.GET.get("prompt", "").split())
         max_age = request.GET.get("max_age")

@@ -72,6 +72,8 @@ class LogoutView(View):
         return render(request, "idp/logged_out.html", {})
 
     def _validate(self, params) -> tuple[dict | None, Application | None, str | None]:
+        if any("\x00" in value for value in params.values()):
+            raise LogoutRequestError("The request contains invalid characters.")
         claims = verify_id_token_hint(params["id_token_hint"]) if params.get("id_token_hint") else None
         client_id = params.get("client_id")
         if claims is not None:

@@ -109,7 +109,7 @@ def _cells(table: str):
         cursor.execute(f"SELECT * FROM {quoted}")
         columns = [c[0] for c in cursor.description]
         for record in cursor.fetchall():
-            for column, value in zip(columns, record):
+            for column, value in zip(columns, record, strict=True):
                 if isinstance(value, memoryview):
                     value = value.tobytes()
                 yield column, value.decode("latin-1") if isinstance(value, bytes) else str(value)

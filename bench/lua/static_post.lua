@@ -1,0 +1,14 @@
+-- One fixed form POST (client credentials, introspection, password login). Success: BENCH_OK status.
+dofile(os.getenv("BENCH_LUA_DIR") .. "/common.lua")
+wrk.method = "POST"
+wrk.body = os.getenv("BENCH_BODY")
+wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+if os.getenv("BENCH_AUTH") then wrk.headers["Authorization"] = os.getenv("BENCH_AUTH") end
+if os.getenv("BENCH_COOKIE") then wrk.headers["Cookie"] = os.getenv("BENCH_COOKIE") end
+local want = tonumber(os.getenv("BENCH_OK") or "200")
+local must_contain = os.getenv("BENCH_MUST_CONTAIN")
+
+function init(args) ok = 0 end
+function response(status, headers, body)
+  if status == want and (must_contain == nil or string.find(body, must_contain, 1, true)) then ok = ok + 1 end
+end

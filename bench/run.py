@@ -1,0 +1,241 @@
+#!/usr/bin/env python3
+"""Token-endpoint benchmark: Tessera under gunicorn on PostgreSQL, one core for server and
+database, wrk (Lua scenarios) on the other core. Prints a Markdown results table.
+
+    make bench                       # or: .venv/bin/python bench/run.py [--duration 10 --runs 3]
+
+Needs PostgreSQL's server binaries and wrk (apt-get install postgresql wrk) and two cores.
+Closed loop: each scenario keeps a fixed number of connections busy. After a warm-up, it
+runs several times and reports the median rate of *successful* responses and the p50/p99
+latency of the median run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import platform
+import re
+import secrets
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from urllib.parse import urlencode
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from devtools.pgcluster import start_cluster  # noqa: E402
+
+LUA = ROOT / "bench" / "lua"
+SERVER_CPU, LOAD_CPU = "0", "1"
+TENANT = "bench"
+
+
+@dataclass
+class Scenario:
+    name: str
+    script: str
+    env: dict
+    connections: int
+    path: str
+    target: float
+    runs_tokens: bool = False  # consumes one refresh token per request
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def run_wrk(base: str, scenario: Scenario, duration: int, threads: int = 2) -> dict:
+    env = {**os.environ, **scenario.env, "BENCH_LUA_DIR": str(LUA), "BENCH_THREADS": str(threads)}
+    cmd = ["taskset", "-c", LOAD_CPU, "wrk", f"-t{threads}", f"-c{scenario.connections}", f"-d{duration}s",
+           "--timeout", "10s", "-s", str(LUA / scenario.script), base + scenario.path]
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
+    match = re.search(r"RESULT (\{.*\})", out)
+    if not match:
+        raise RuntimeError(f"wrk printed no result:\n{out}")
+    result = json.loads(match.group(1))
+    result["rate"] = result["ok"] / (result["duration_us"] / 1e6)
+    return result
+
+
+def worker_rss_mb(master_pid: int) -> list[float]:
+    children = Path(f"/proc/{master_pid}/task/{master_pid}/children").read_text().split()
+    sizes = []
+    for pid in children:
+        status = Path(f"/proc/{pid}/status").read_text()
+        sizes.append(int(re.search(r"VmRSS:\s+(\d+)", status).group(1)) / 1024)
+    return sizes
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--duration", type=int, default=10, help="seconds per measured run")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=3, help="gunicorn sync workers")
+    parser.add_argument("--only", help="comma-separated scenario names")
+    parser.add_argument("--output", default=str(ROOT / "bench" / "results" / "latest.md"))
+    args = parser.parse_args()
+    for tool in ("wrk", "taskset"):
+        if not shutil.which(tool):
+            print(f"error: {tool} not found (apt-get install wrk util-linux)", file=sys.stderr)
+            return 2
+    if (os.cpu_count() or 1) < 2:
+        print("error: needs two cores (one for the server, one for the load)", file=sys.stderr)
+        return 2
+
+    work = Path(tempfile.mkdtemp(prefix="tessera-bench-"))
+    cluster = start_cluster(cpus=SERVER_CPU)
+    gunicorn = None
+    try:
+        cluster.psql("CREATE DATABASE tessera")
+        port = free_port()
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "settings.production",
+            "DATABASE_URL": cluster.url("tessera"),
+            "DB_CONN_MAX_AGE": "600",
+            "SECRET_KEY": secrets.token_urlsafe(50),
+            "TESSERA_KEY_ENCRYPTION_KEY": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
+            "TESSERA_PUBLIC_URL": "https://idp.bench.invalid",
+            "ALLOWED_HOSTS": "127.0.0.1",
+            "SECURE_SSL_REDIRECT": "false",
+            "LOG_LEVEL": "WARNING",
+            "PYTHONPATH": str(ROOT),
+        }
+        py = sys.executable
+        subprocess.run([py, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
+        subprocess.run([py, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
+        refresh_needed = 2500 * args.duration * (args.runs + 1)
+        refresh_file = work / "refresh_tokens.txt"
+        info = json.loads(subprocess.run([py, "bench/provision.py", str(refresh_needed), str(refresh_file)],
+                                         cwd=ROOT, env=env, check=True, capture_output=True, text=True).stdout)
+        gunicorn = subprocess.Popen(
+            ["taskset", "-c", SERVER_CPU, py, "-m", "gunicorn", "settings.wsgi", "-w", str(args.workers),
+             "-b", f"127.0.0.1:{port}", "--worker-class", "sync", "--log-level", "warning",
+             "--backlog", "2048"],
+            cwd=ROOT, env=env, start_new_session=True,
+        )
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(150):
+            try:
+                if requests.get(f"{base}/t/{TENANT}/jwks.json", timeout=5).ok:
+                    break
+            except requests.RequestException:
+                time.sleep(0.2)
+
+        # A signed-in browser session, and a CSRF cookie/token pair for the login form.
+        # (Production cookies are Secure; the load runs over plain HTTP behind no proxy,
+        # so cookies are carried by hand.)
+        page = requests.get(f"{base}/t/{TENANT}/login")
+        csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+        csrf_cookie = f"csrftoken={page.cookies['csrftoken']}"
+        signed_in = requests.post(
+            f"{base}/t/{TENANT}/login", allow_redirects=False, headers={"Cookie": csrf_cookie},
+            data={"csrfmiddlewaretoken": csrf, "username": info["user"], "password": info["password"]})
+        if signed_in.status_code != 302:
+            raise RuntimeError(f"benchmark login failed: {signed_in.status_code}")
+        session_cookie = f"tessera_session={signed_in.cookies['tessera_session']}"
+        login_body = urlencode({"csrfmiddlewaretoken": csrf, "username": info["user"],
+                                "password": info["password"], "next": f"/t/{TENANT}/"})
+        authorize = f"/t/{TENANT}/authorize?" + urlencode({
+            "response_type": "code", "client_id": info["web_client_id"], "redirect_uri": info["redirect_uri"],
+            "scope": "openid", "state": "s", "code_challenge": info["code_challenge"],
+            "code_challenge_method": "S256"})
+        token_body = urlencode({"grant_type": "authorization_code", "redirect_uri": info["redirect_uri"],
+                                "code_verifier": info["code_verifier"]})
+        cc_body = "grant_type=client_credentials"
+        scenarios = [
+            Scenario("floor: JWKS document (no database)", "static_get.lua", {}, 8,
+                     f"/t/{TENANT}/jwks.json", 0),
+            Scenario("client credentials (opaque)", "static_post.lua",
+                     {"BENCH_BODY": cc_body, "BENCH_AUTH": info["cc_auth"], "BENCH_MUST_CONTAIN": "access_token"},
+                     8, f"/t/{TENANT}/token", 600),
+            Scenario("client credentials (JWT, ES256)", "static_post.lua",
+                     {"BENCH_BODY": cc_body, "BENCH_AUTH": info["cc_jwt_auth"], "BENCH_MUST_CONTAIN": "access_token"},
+                     8, f"/t/{TENANT}/token", 1500),
+            Scenario("refresh (each token once)", "refresh.lua",
+                     {"BENCH_AUTH": info["web_auth"]}, 8, f"/t/{TENANT}/token", 400, runs_tokens=True),
+            Scenario("introspection", "static_post.lua",
+                     {"BENCH_BODY": f"token={info['introspect_token']}", "BENCH_AUTH": info["cc_auth"],
+                      "BENCH_MUST_CONTAIN": '"active": true'}, 8, f"/t/{TENANT}/introspect", 1500),
+            Scenario("authorization code + PKCE round trip", "code_flow.lua",
+                     {"BENCH_AUTHORIZE_PATH": authorize, "BENCH_TOKEN_PATH": f"/t/{TENANT}/token",
+                      "BENCH_COOKIE": session_cookie, "BENCH_AUTH": info["web_auth"],
+                      "BENCH_TOKEN_BODY": token_body}, 8, authorize, 150),
+            Scenario("password login (Argon2id t=5 m=7MiB)", "static_post.lua",
+                     {"BENCH_BODY": login_body, "BENCH_COOKIE": csrf_cookie, "BENCH_OK": "302"},
+                     4, f"/t/{TENANT}/login", 48),
+        ]
+        if args.only:
+            wanted = {w.strip() for w in args.only.split(",")}
+            scenarios = [s for s in scenarios if any(w in s.name for w in wanted)]
+
+        rows = []
+        token_offset = 0
+        all_tokens = refresh_file.read_text().split()
+        for scenario in scenarios:
+            results = []
+            for run in range(args.runs + 1):  # run 0 is the warm-up
+                if scenario.runs_tokens:
+                    chunk = work / f"tokens-{run}.txt"
+                    chunk.write_text("\n".join(all_tokens[token_offset:token_offset + 2500 * args.duration]) + "\n")
+                    token_offset += 2500 * args.duration
+                    scenario.env["BENCH_TOKENS"] = str(chunk)
+                result = run_wrk(base, scenario, args.warmup if run == 0 else args.duration)
+                if run:
+                    results.append(result)
+            results.sort(key=lambda r: r["rate"])
+            median = results[len(results) // 2]
+            rows.append((scenario, statistics.median(r["rate"] for r in results), median,
+                         [round(r["rate"]) for r in results]))
+            print(f"{scenario.name}: {rows[-1][1]:.0f}/s (runs {rows[-1][3]})", file=sys.stderr)
+        rss = worker_rss_mb(gunicorn.pid)
+
+        cpu = re.search(r"model name\s*:\s*(.*)", Path("/proc/cpuinfo").read_text())
+        lines = [
+            f"Measured {date.today().isoformat()} on {cpu.group(1) if cpu else platform.processor()}, "
+            f"{os.cpu_count()} cores; gunicorn sync x{args.workers} and PostgreSQL "
+            f"{cluster.psql('SHOW server_version').strip()} pinned to core {SERVER_CPU}, wrk on core {LOAD_CPU}; "
+            f"{args.runs} runs of {args.duration}s after a {args.warmup}s warm-up, median shown.",
+            "",
+            "| scenario | per second | target | p50 ms | p99 ms | runs |",
+            "| --- | ---: | ---: | ---: | ---: | --- |",
+        ]
+        for scenario, rate, median, runs in rows:
+            mark = "" if rate >= scenario.target else " (below)"
+            target = f"{scenario.target:.0f}{mark}" if scenario.target else "-"
+            lines.append(f"| {scenario.name} | {rate:.0f} | {target} | "
+                         f"{median['p50_us'] / 1000:.1f} | {median['p99_us'] / 1000:.1f} | {runs} |")
+        lines.append(f"| RSS per worker (MB) | {max(rss):.0f} (max of {', '.join(f'{r:.0f}' for r in rss)}) "
+                     f"| 120 | | | |")
+        table = "\n".join(lines)
+        print(table)
+        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.output).write_text(table + "\n")
+        return 0
+    finally:
+        if gunicorn is not None:
+            os.killpg(gunicorn.pid, signal.SIGTERM)
+            gunicorn.wait(timeout=30)
+        cluster.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
