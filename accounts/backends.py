@@ -6,6 +6,8 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
+from django.db.models import Value
+from django.db.models.functions import Lower
 from django.http import HttpRequest
 
 from tenants.context import get_current_tenant
@@ -17,9 +19,13 @@ def find_user(identifier: str):
     identifier = identifier.strip()
     if not identifier or "\x00" in identifier:
         return None
+    # lower() on both sides, so the lookup uses the (tenant, lower(...)) unique indexes;
+    # Django's iexact compiles to UPPER() and would scan every user of the tenant.
+    wanted = Lower(Value(identifier))
     return (
-        users.filter(username__iexact=identifier).first()
-        or (users.filter(email__iexact=identifier).first() if "@" in identifier else None)
+        users.annotate(username_lower=Lower("username")).filter(username_lower=wanted).first()
+        or (users.annotate(email_lower=Lower("email")).filter(email_lower=wanted).first()
+            if "@" in identifier else None)
     )
 
 

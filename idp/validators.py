@@ -131,8 +131,8 @@ class TesseraOAuth2Validator(OAuth2Validator):
 
     def validate_code(self, client_id, code, client, request, *args, **kwargs) -> bool:
         """Claim the code atomically; a second presentation revokes what the first one got."""
-        grant = Grant.objects.filter(code=code, application=client).select_related("user").first()
-        if grant is None:
+        grant = self._grant_for(code, request)
+        if grant is None or grant.application_id != client.pk:
             return False
         if grant.used_at is not None:
             self._code_replayed(grant)
@@ -150,6 +150,32 @@ class TesseraOAuth2Validator(OAuth2Validator):
         request.claims = {}
         request.tessera_grant = grant
         return True
+
+    def _grant_for(self, code: str, request) -> Grant | None:
+        """The code's grant row, read once per token request (oauthlib asks for it up to
+        five times: scopes, validation, PKCE challenge and method, nonce)."""
+        cached = getattr(request, "_tessera_grant_row", None)
+        if cached is not None and cached[0] == code:
+            return cached[1]
+        grant = Grant.objects.filter(code=code).select_related("user").first() if isinstance(code, str) else None
+        request._tessera_grant_row = (code, grant)
+        return grant
+
+    def get_authorization_code_scopes(self, client_id, code, redirect_uri, request) -> list[str]:
+        grant = self._grant_for(code, request)
+        return grant.scope.split() if grant is not None else []
+
+    def get_code_challenge(self, code, request) -> str | None:
+        grant = getattr(request, "tessera_grant", None)
+        return (grant.code_challenge or None) if grant is not None else None
+
+    def get_code_challenge_method(self, code, request) -> str | None:
+        grant = getattr(request, "tessera_grant", None)
+        return (grant.code_challenge_method or None) if grant is not None else None
+
+    def get_authorization_code_nonce(self, client_id, code, redirect_uri, request) -> str | None:
+        grant = getattr(request, "tessera_grant", None)
+        return (grant.nonce or None) if grant is not None else None
 
     def _code_replayed(self, grant: Grant) -> None:
         """RFC 6749 §4.1.2: a code presented twice revokes every token issued from it.
