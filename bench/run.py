@@ -87,7 +87,9 @@ def main() -> int:
     parser.add_argument("--duration", type=int, default=10, help="seconds per measured run")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--warmup", type=int, default=3)
-    parser.add_argument("--workers", type=int, default=3, help="gunicorn sync workers")
+    parser.add_argument("--workers", type=int, default=3, help="gunicorn workers")
+    parser.add_argument("--worker-class", default="sync", help="gunicorn worker class (sync, gthread)")
+    parser.add_argument("--threads", type=int, default=1, help="threads per gthread worker")
     parser.add_argument("--only", help="comma-separated scenario names")
     parser.add_argument("--output", default=str(ROOT / "bench" / "results" / "latest.md"))
     args = parser.parse_args()
@@ -127,7 +129,8 @@ def main() -> int:
                                          cwd=ROOT, env=env, check=True, capture_output=True, text=True).stdout)
         gunicorn = subprocess.Popen(
             ["taskset", "-c", SERVER_CPU, py, "-m", "gunicorn", "settings.wsgi", "-w", str(args.workers),
-             "-b", f"127.0.0.1:{port}", "--worker-class", "sync", "--log-level", "warning",
+             "-b", f"127.0.0.1:{port}", "--worker-class", args.worker_class, "--threads", str(args.threads),
+             "--log-level", "warning",
              "--backlog", "2048"],
             cwd=ROOT, env=env, start_new_session=True,
         )
@@ -210,7 +213,8 @@ def main() -> int:
         cpu = re.search(r"model name\s*:\s*(.*)", Path("/proc/cpuinfo").read_text())
         lines = [
             f"Measured {date.today().isoformat()} on {cpu.group(1) if cpu else platform.processor()}, "
-            f"{os.cpu_count()} cores; gunicorn sync x{args.workers} and PostgreSQL "
+            f"{os.cpu_count()} cores; gunicorn {args.worker_class} x{args.workers}"
+            f"{f' ({args.threads} threads)' if args.threads > 1 else ''} and PostgreSQL "
             f"{cluster.psql('SHOW server_version').strip()} pinned to core {SERVER_CPU}, wrk on core {LOAD_CPU}; "
             f"{args.runs} runs of {args.duration}s after a {args.warmup}s warm-up, median shown.",
             "",
