@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import datetime
+from datetime import timezone as dt_timezone
 
+from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.utils.decorators import method_decorator
@@ -18,7 +21,7 @@ from oauth2_provider.views.mixins import OAuthLibMixin
 from idp import keys
 from idp.models import AccessToken, Application, RefreshToken
 from idp.views.token import malformed, oauth_error
-from tenants.context import current_issuer
+from tenants.context import current_issuer, require_tenant
 
 INACTIVE = {"active": False}
 
@@ -31,17 +34,44 @@ def _subject(user) -> dict:
     return {"sub": str(user.uid), "username": user.get_username()} if user else {}
 
 
+# The hottest read of a resource server's life, so one explicit statement instead of an ORM
+# query (whose SQL compilation alone costs several times the round trip, README
+# "Performance"). The tenant filter is explicit here, as the scoped manager would add it.
+_ACCESS_TOKEN_SQL = f"""
+    SELECT t.expires, t.created, t.scope, t.resource, a.client_id, u.uid, u.username, u.is_active
+      FROM {AccessToken._meta.db_table} t
+      LEFT JOIN {AccessToken._meta.get_field("application").related_model._meta.db_table} a
+             ON a.id = t.application_id
+      LEFT JOIN {AccessToken._meta.get_field("user").related_model._meta.db_table} u ON u.id = t.user_id
+     WHERE t.tenant_id = %s AND t.token_checksum = %s
+"""
+
+
 def describe_access_token(token: str) -> dict:
-    at = AccessToken.objects.select_related("application", "user").filter(token_checksum=_checksum(token)).first()
-    if at is None or at.is_expired() or (at.user is not None and not at.user.is_active):
+    with connection.cursor() as cursor:
+        cursor.execute(_ACCESS_TOKEN_SQL, [require_tenant().pk, _checksum(token)])
+        row = cursor.fetchone()
+    if row is None:
         return INACTIVE
+    expires, created, scope, resource, client_id, uid, username, user_active = row
+    expires, created = _aware(expires), _aware(created)
+    if expires <= timezone.now() or user_active is False:
+        return INACTIVE
+    if isinstance(resource, str):  # SQLite returns JSON as text
+        resource = json.loads(resource)
     return {
-        "active": True, "token_type": "Bearer", "scope": at.scope,
-        "client_id": at.application.client_id if at.application else None,
-        "exp": int(at.expires.timestamp()), "iat": int(at.created.timestamp()),
-        "iss": current_issuer(), **_subject(at.user),
-        **({"aud": at.resource} if at.resource else {}),
+        "active": True, "token_type": "Bearer", "scope": scope, "client_id": client_id,
+        "exp": int(expires.timestamp()), "iat": int(created.timestamp()), "iss": current_issuer(),
+        **({"sub": str(uid), "username": username} if username is not None else {}),
+        **({"aud": resource} if resource else {}),
     }
+
+
+def _aware(value):
+    """Raw rows from SQLite carry naive UTC datetimes (or ISO strings); PostgreSQL's are aware."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if timezone.is_aware(value) else value.replace(tzinfo=dt_timezone.utc)
 
 
 def describe_jwt_access_token(token: str) -> dict:
