@@ -73,6 +73,18 @@ def run_wrk(base: str, scenario: Scenario, duration: int, threads: int = 2) -> d
     return result
 
 
+def wait_until_up(url: str, attempts: int = 150) -> None:
+    """Poll ``url`` until it answers 2xx (gunicorn workers import Django first)."""
+    for _ in range(attempts):
+        try:
+            if requests.get(url, timeout=5).ok:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not come up")
+
+
 REFERENCE_RATE = 2650  # the issue's machine: a Django JSON view with no middleware, gunicorn sync x3
 
 
@@ -85,12 +97,7 @@ def measure_reference(py: str, env: dict, args) -> float:
         cwd=ROOT, env=env, start_new_session=True,
     )
     try:
-        for _ in range(150):
-            try:
-                if requests.get(f"http://127.0.0.1:{port}/", timeout=5).ok:
-                    break
-            except requests.RequestException:
-                time.sleep(0.2)
+        wait_until_up(f"http://127.0.0.1:{port}/")
         scenario = Scenario("reference", "static_get.lua", {}, 8, "/", 0)
         run_wrk(f"http://127.0.0.1:{port}", scenario, args.warmup)
         return statistics.median(
@@ -154,6 +161,7 @@ def main() -> int:
         refresh_file = work / "refresh_tokens.txt"
         info = json.loads(subprocess.run([py, "bench/provision.py", str(refresh_needed), str(refresh_file)],
                                          cwd=ROOT, env=env, check=True, capture_output=True, text=True).stdout)
+        reference = measure_reference(py, env, args)
         gunicorn = subprocess.Popen(
             ["taskset", "-c", SERVER_CPU, py, "-m", "gunicorn", "settings.wsgi", "-w", str(args.workers),
              "-b", f"127.0.0.1:{port}", "--worker-class", args.worker_class, "--threads", str(args.threads),
@@ -161,14 +169,8 @@ def main() -> int:
              "--backlog", "2048"],
             cwd=ROOT, env=env, start_new_session=True,
         )
-        reference = measure_reference(py, env, args)
         base = f"http://127.0.0.1:{port}"
-        for _ in range(150):
-            try:
-                if requests.get(f"{base}/t/{TENANT}/jwks.json", timeout=5).ok:
-                    break
-            except requests.RequestException:
-                time.sleep(0.2)
+        wait_until_up(f"{base}/t/{TENANT}/jwks.json")
 
         # A signed-in browser session, and a CSRF cookie/token pair for the login form.
         # (Production cookies are Secure; the load runs over plain HTTP behind no proxy,

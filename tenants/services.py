@@ -1,4 +1,4 @@
-"""Tenant services: creating and looking up tenants."""
+"""Tenant services: creating tenants."""
 
 from __future__ import annotations
 
@@ -18,7 +18,3 @@ def create_tenant(slug: str, name: str) -> Tenant:
         tenant.save()
     return tenant
 
-
-def get_tenant(slug: str) -> Tenant:
-    """The tenant with this slug; raises Tenant.DoesNotExist."""
-    return Tenant.objects.get(slug=slug)
