@@ -29,7 +29,12 @@ class Authentication:
 
 
 def sign_in(request: HttpRequest, user, amr: list[str]) -> Authentication:
-    """Log ``user`` in (new session key) and record a fresh authentication event."""
+    """Log ``user`` in (new session key) and record a fresh authentication event.
+
+    The audit event comes from Django's user_logged_in signal (audit.signals), which reads
+    the methods used from ``request.tessera_amr``.
+    """
+    request.tessera_amr = list(amr)  # type: ignore[attr-defined]
     login(request, user, backend="accounts.backends.TenantModelBackend")
     acr = ACR_MULTI_FACTOR if "mfa" in amr or len(set(amr)) > 1 else ACR_SINGLE_FACTOR
     authn = Authentication(

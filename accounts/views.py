@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import secrets
+
+from django.conf import settings
 from django.contrib.auth import authenticate
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
@@ -12,6 +15,7 @@ from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
 
 from accounts.authn import sign_in
+from audit.context import DEVICE_COOKIE
 from accounts.forms import LoginForm
 
 INVALID_CREDENTIALS = "The username or password is not correct."
@@ -45,11 +49,23 @@ def login_view(request: HttpRequest, tenant: str) -> HttpResponse:
             )
             if user is not None:
                 sign_in(request, user, amr=["pwd"])
-                return HttpResponseRedirect(next_url)
+                return remember_device(request, HttpResponseRedirect(next_url))
         error = INVALID_CREDENTIALS
     else:
         form = LoginForm(initial={"username": request.GET.get("login_hint", "")[:254]})
-    return render(request, "accounts/login.html", {"form": form, "next": next_url, "error": error})
+    response = render(request, "accounts/login.html", {"form": form, "next": next_url, "error": error})
+    return remember_device(request, response)
+
+
+def remember_device(request: HttpRequest, response: HttpResponse) -> HttpResponse:
+    """Give the browser a long-lived random device cookie (audit risk: "new device")."""
+    if DEVICE_COOKIE not in request.COOKIES:
+        response.set_cookie(
+            DEVICE_COOKIE, secrets.token_urlsafe(32), max_age=365 * 24 * 3600,
+            path=f"/t/{request.tenant.slug}/", secure=settings.SESSION_COOKIE_SECURE or None,
+            httponly=True, samesite="Lax",
+        )
+    return response
 
 
 @never_cache

@@ -125,6 +125,9 @@ def main() -> int:
     parser.add_argument("--worker-class", default="sync", help="gunicorn worker class (sync, gthread)")
     parser.add_argument("--threads", type=int, default=1, help="threads per gthread worker")
     parser.add_argument("--only", help="comma-separated scenario names")
+    parser.add_argument("--without-rls", action="store_true",
+                        help="measure without row-level security (policies disabled, no per-transaction "
+                             "tenant setting): only to price RLS, never a way to run Tessera")
     parser.add_argument("--output", default=str(ROOT / "bench" / "results" / "latest.md"))
     args = parser.parse_args()
     for tool in ("wrk", "taskset"):
@@ -139,12 +142,16 @@ def main() -> int:
     cluster = start_cluster(cpus=SERVER_CPU)
     gunicorn = None
     try:
-        cluster.psql("CREATE DATABASE tessera")
+        # The production roles (README, Database roles): the owner migrates, the application
+        # role (no ownership, no BYPASSRLS) serves and provisions.
+        cluster.psql("CREATE ROLE tessera_owner LOGIN; CREATE ROLE tessera_app LOGIN; "
+                     "CREATE DATABASE tessera OWNER tessera_owner")
         port = free_port()
         env = {
             **os.environ,
-            "DJANGO_SETTINGS_MODULE": "settings.production",
-            "DATABASE_URL": cluster.url("tessera"),
+            "DJANGO_SETTINGS_MODULE": "bench.settings_without_rls" if args.without_rls else "settings.production",
+            "DATABASE_URL": cluster.url("tessera", user="tessera_app"),
+            "TESSERA_DATABASE_APP_ROLE": "tessera_app",
             "DB_CONN_MAX_AGE": "600",
             "SECRET_KEY": secrets.token_urlsafe(50),
             "TESSERA_KEY_ENCRYPTION_KEY": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
@@ -155,7 +162,12 @@ def main() -> int:
             "PYTHONPATH": str(ROOT),
         }
         py = sys.executable
-        subprocess.run([py, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
+        subprocess.run([py, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, check=True,
+                       env={**env, "DATABASE_URL": cluster.url("tessera", user="tessera_owner")})
+        if args.without_rls:
+            cluster.psql("DO $$ DECLARE t text; BEGIN FOR t IN SELECT c.relname FROM pg_class c "
+                         "WHERE c.relrowsecurity LOOP EXECUTE format('ALTER TABLE %I DISABLE ROW LEVEL "
+                         "SECURITY', t); END LOOP; END $$", dbname="tessera")
         subprocess.run([py, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
         refresh_needed = 2500 * args.duration * (args.runs + 1)
         refresh_file = work / "refresh_tokens.txt"
@@ -246,7 +258,8 @@ def main() -> int:
             f"{os.cpu_count()} cores; gunicorn {args.worker_class} x{args.workers}"
             f"{f' ({args.threads} threads)' if args.threads > 1 else ''} and PostgreSQL "
             f"{cluster.psql('SHOW server_version').strip()} pinned to core {SERVER_CPU}, wrk on core {LOAD_CPU}; "
-            f"{args.runs} runs of {args.duration}s after a {args.warmup}s warm-up, median shown.",
+            f"{args.runs} runs of {args.duration}s after a {args.warmup}s warm-up, median shown; "
+            f"row-level security {'OFF (--without-rls, for comparison only)' if args.without_rls else 'on'}.",
             "",
             f"Machine reference (Django JSON view, no middleware, same gunicorn): {reference:.0f}/s here "
             f"against {REFERENCE_RATE}/s where the targets were set; \"scaled target\" = target x "

@@ -21,6 +21,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from jwcrypto import jwk
 
+import audit
 from idp.crypto import decrypt_private_key, encrypt_private_key
 from idp.models import SigningAlgorithm, SigningKey
 from tenants.context import require_tenant
@@ -54,11 +55,14 @@ def create_signing_key(alg: str, state: str = SigningKey.State.NEXT) -> SigningK
     public.update({"kid": kid, "alg": alg, "use": "sig"})
     pem = key.export_to_pem(private_key=True, password=None)
     now = timezone.now()
-    return SigningKey.objects.create(
+    signing_key = SigningKey.objects.create(
         tenant=tenant, kid=kid, alg=alg, state=state, public_jwk=public,
         encrypted_private_key=encrypt_private_key(pem, associated_data=_aad(tenant.pk, kid)),
         activated_at=now if state == SigningKey.State.ACTIVE else None,
     )
+    audit.record(audit.Action.KEY_CREATED, actor=audit.system_actor("tessera"),
+                 target=("signing_key", kid), details={"alg": alg, "state": state})
+    return signing_key
 
 
 def active_key(alg: str) -> SigningKey:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+import audit
 from idp.crypto import client_secret_digest
 from idp.models import (
     AccessToken,
@@ -32,6 +33,7 @@ def create_client(
     *, name: str, confidential: bool, grant_types: list[str], redirect_uris: list[str],
     first_party: bool = False, post_logout_redirect_uris: list[str] | None = None,
     algorithm: str = SigningAlgorithm.RS256, access_token_format: str = AccessTokenFormat.OPAQUE,
+    actor: "audit.Actor | None" = None, client_id: str | None = None,
 ) -> NewClient:
     """Register a client in the current tenant. Public clients get no secret."""
     grant_types = list(dict.fromkeys(grant_types))
@@ -54,6 +56,7 @@ def create_client(
         raise ValidationError(f"Unknown access token format {access_token_format!r}.")
     secret = generate_client_secret() if confidential else None
     application = Application(
+        **({"client_id": client_id} if client_id else {}),
         name=name,
         client_type=Application.CLIENT_CONFIDENTIAL if confidential else Application.CLIENT_PUBLIC,
         authorization_grant_type=(
@@ -68,8 +71,32 @@ def create_client(
         algorithm=algorithm,
         access_token_format=access_token_format,
     )
-    application.save()
+    with transaction.atomic():
+        application.save()
+        audit.record(audit.Action.CLIENT_CREATED, actor=actor or audit.system_actor("tessera"),
+                     target=("client", application.client_id), details=client_summary(application))
     return NewClient(application=application, client_secret=secret)
+
+
+def reissue_client_secret(application: Application, *, actor: "audit.Actor") -> str:
+    """Give a confidential client a new secret (returned once; only its digest is kept)."""
+    secret = generate_client_secret()
+    with transaction.atomic():
+        application.client_secret = client_secret_digest(secret)
+        application.save(update_fields=["client_secret"])
+        audit.record(audit.Action.CLIENT_UPDATED, actor=actor, target=("client", application.client_id),
+                     details={"change": "new client secret issued"})
+    return secret
+
+
+def client_summary(application: Application) -> dict:
+    """What an audit event says about a client's configuration (never its secret)."""
+    return {
+        "name": application.name, "client_type": application.client_type,
+        "grant_types": list(application.grant_types), "redirect_uris": application.redirect_uris.split(),
+        "first_party": application.skip_authorization, "algorithm": application.algorithm,
+        "access_token_format": application.access_token_format,
+    }
 
 
 def record_consent(user, application: Application, scopes: list[str]) -> None:
@@ -81,6 +108,8 @@ def record_consent(user, application: Application, scopes: list[str]) -> None:
         if not created and not consent.covers(scopes):
             consent.scope = " ".join(sorted(set(consent.scope.split()) | set(scopes)))
             consent.save(update_fields=["scope", "updated"])
+        audit.record(audit.Action.CONSENT_GRANTED, actor=audit.user_actor(user), subject=user.username,
+                     target=("client", application.client_id), details={"scope": sorted(set(scopes))})
 
 
 def has_consent(user, application: Application, scopes: list[str]) -> bool:
@@ -88,13 +117,20 @@ def has_consent(user, application: Application, scopes: list[str]) -> bool:
     return consent is not None and consent.covers(scopes)
 
 
-def revoke_token_family(family: uuid.UUID | None) -> None:
-    """Revoke every token descended from one authorization (a code and its refresh chain)."""
+def revoke_token_family(family: uuid.UUID | None, *, reason: str, client: Application | None = None) -> None:
+    """Revoke every token descended from one authorization (a code and its refresh chain).
+
+    ``reason`` says why ("code_replayed", "refresh_token_reused"); it is audited as
+    token.reuse_detected, with the client that presented the used credential.
+    """
     if family is None:
         return
     with transaction.atomic():
         RefreshToken.revoke_family(family)
         AccessToken.objects.filter(family=family).delete()
+        audit.record(audit.Action.TOKEN_REUSE_DETECTED, outcome=audit.Outcome.FAILURE,
+                     actor=audit.client_actor(client) if client else audit.ANONYMOUS,
+                     target=("token_family", family), details={"reason": reason, "family": str(family)})
 
 
 def revoke_session_tokens(user, sid: str) -> None:
@@ -107,4 +143,8 @@ def revoke_session_tokens(user, sid: str) -> None:
         )
         for family in families:
             RefreshToken.revoke_family(family)
-        AccessToken.objects.filter(user=user, sid=sid).delete()
+        deleted, _ = AccessToken.objects.filter(user=user, sid=sid).delete()
+        if families or deleted:
+            audit.record(audit.Action.TOKEN_REVOKED, actor=audit.user_actor(user), subject=user.username,
+                         target=("session", sid),
+                         details={"reason": "logout", "families": sorted(str(f) for f in families)})

@@ -21,6 +21,7 @@ from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauth2_provider.settings import oauth2_settings
 from oauthlib.oauth2.rfc6749 import errors
 
+import audit
 from idp import keys
 from idp.crypto import verify_client_secret
 from idp.fields import sha256_hex
@@ -186,7 +187,7 @@ class TesseraOAuth2Validator(OAuth2Validator):
         log.warning("authorization code replayed; revoking its tokens (grant %s)", grant.pk)
         with transaction.atomic():
             Grant.objects.filter(pk=grant.pk).update(replayed_at=timezone.now())
-            revoke_token_family(grant.family)
+            revoke_token_family(grant.family, reason="code_replayed", client=grant.application)
 
     def invalidate_authorization_code(self, client_id, code, request, *args, **kwargs) -> None:
         # Already claimed in validate_code, before any token existed; nothing to do.
@@ -215,7 +216,9 @@ class TesseraOAuth2Validator(OAuth2Validator):
             del token["refresh_token"]
         if request.grant_type == "client_credentials" and client.access_token_format == AccessTokenFormat.JWT:
             # Stateless by design (docs/decisions.md): a self-contained, short-lived JWT with
-            # no refresh token and no user needs no row; resource servers validate it locally.
+            # no refresh token and no user needs no token row; resource servers validate it
+            # locally. Its issue is still audited, synchronously (decision 17).
+            self._audit_issue(token, request)
             return None
         grant = getattr(request, "tessera_grant", None)
         with transaction.atomic():
@@ -225,7 +228,40 @@ class TesseraOAuth2Validator(OAuth2Validator):
             ).exists():
                 raise errors.InvalidGrantError(description="The authorization code was used twice.",
                                                request=request)
+            self._audit_issue(token, request)
             return saved
+
+    def _audit_issue(self, token, request) -> None:
+        """token.issued / token.refreshed, in the transaction that saved the tokens."""
+        client, user = request.client, request.user
+        family = self._family_and_authn(request, getattr(request, "refresh_token_instance", None))["family"]
+        audit.record(
+            audit.Action.TOKEN_REFRESHED if request.grant_type == "refresh_token" else audit.Action.TOKEN_ISSUED,
+            actor=audit.client_actor(client),
+            subject=user.username if user is not None else "",
+            target=("user", user.uid) if user is not None else ("client", client.client_id),
+            details={
+                "grant_type": request.grant_type, "scope": token.get("scope", ""),
+                "format": client.access_token_format, "refresh": "refresh_token" in token,
+                "oidc": "id_token" in token, "family": str(family) if family else None,
+                "expires_in": token.get("expires_in"),
+            },
+        )
+
+    def revoke_token(self, token, token_type_hint, request, *args, **kwargs):
+        """RFC 7009 revocation (DOT's, scoped to the calling client), audited when it revoked something."""
+        checksum = sha256_hex(token)
+        found = [
+            (kind, pk)
+            for kind, model in (("access_token", AccessToken), ("refresh_token", RefreshToken))
+            for pk in model.objects.filter(token_checksum=checksum, application=request.client)
+            .values_list("pk", flat=True)[:1]
+        ] if getattr(request.client, "pk", None) else []
+        with transaction.atomic():
+            super().revoke_token(token, token_type_hint, request, *args, **kwargs)
+            if found:
+                audit.record(audit.Action.TOKEN_REVOKED, actor=audit.client_actor(request.client),
+                             target=found[0], details={"reason": "client_request", "hint": token_type_hint})
 
     def _family_and_authn(self, request, source_refresh_token=None) -> dict:
         grant = getattr(request, "tessera_grant", None)
@@ -283,7 +319,7 @@ class TesseraOAuth2Validator(OAuth2Validator):
             return False
         if rt.revoked is not None:
             log.warning("refresh token reused; revoking its family (refresh token %s)", rt.pk)
-            revoke_token_family(rt.token_family)
+            revoke_token_family(rt.token_family, reason="refresh_token_reused", client=client)
             return False
         if rt.application_id != client.pk or rt.access_token is None or not rt.user.is_active:
             return False
@@ -314,7 +350,7 @@ class TesseraOAuth2Validator(OAuth2Validator):
         claimed = RefreshToken.objects.filter(pk=old.pk, revoked__isnull=True).update(
             revoked=now, updated=now, access_token=None)
         if not claimed:
-            revoke_token_family(old.token_family)
+            revoke_token_family(old.token_family, reason="refresh_token_reused", client=request.client)
             raise errors.InvalidGrantError(description="The refresh token was already used.", request=request)
         if old.access_token_id:
             # The only row pointing at it (old.access_token) was cleared just above.

@@ -46,6 +46,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "audit.middleware.RequestContextMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     # Resolves /t/<slug>/ before sessions, so the session cookie can be scoped to the tenant.
@@ -128,6 +129,7 @@ STATIC_ROOT = BASE_DIR / "var" / "static"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 
 # Sessions: one cookie per tenant, scoped to /t/<slug>/ (see tenants.sessions).
+SESSION_ENGINE = "tenants.sessions"
 SESSION_COOKIE_NAME = "tessera_session"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
@@ -173,6 +175,7 @@ TESSERA = {
     "ID_TOKEN_LIFETIME": env_int("TESSERA_ID_TOKEN_LIFETIME", 3600),
     "REFRESH_TOKEN_LIFETIME": env_int("TESSERA_REFRESH_TOKEN_LIFETIME", 30 * 24 * 3600),
     "LOOKUP_CACHE_SECONDS": env_int("TESSERA_LOOKUP_CACHE_SECONDS", 5),
+    "DATABASE_APP_ROLE": env_str("TESSERA_DATABASE_APP_ROLE"),
 }
 
 # django-oauth-toolkit: models swapped for tenant-aware ones, every RFC 9700 gate on.
@@ -238,12 +241,20 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", True)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json_line": {"format": "%(message)s"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "audit": {"class": "logging.StreamHandler", "formatter": "json_line"},
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {
         # DOT logs client ids and redirect URIs at DEBUG; never secrets, but keep it quiet.
         "oauth2_provider": {"level": "WARNING"},
         "oauthlib": {"level": "WARNING"},
+        # One JSON line per audit event (audit.services.record), after its transaction commits.
+        "tessera.audit": {"level": "INFO", "handlers": ["audit"], "propagate": False},
     },
 }

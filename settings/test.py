@@ -2,7 +2,9 @@
 
 Unless DATABASE_URL is given, the suite runs on a throwaway PostgreSQL cluster started here
 (initdb + pg_ctl in a temporary directory, stopped at exit; devtools/pgcluster.py), because
-production runs on PostgreSQL. Without PostgreSQL's binaries the suite falls back to SQLite,
+production runs on PostgreSQL, with the production roles: the owner migrates, the
+application role (no ownership, no BYPASSRLS) serves. With DATABASE_URL, give the owner's
+URL as DATABASE_OWNER_URL. Without PostgreSQL's binaries the suite falls back to SQLite,
 except in CI (CI=true), where that is an error: PostgreSQL tests must fail, not skip.
 """
 
@@ -35,22 +37,45 @@ STORAGES = {
 }
 
 
-def _test_database() -> dict:
+APP_ROLE, OWNER_ROLE = "tessera_app", "tessera_owner"
+
+
+def _test_databases() -> dict:
+    """DATABASES for the suite: "default" as the application role, "owner" as the table owner.
+
+    tests/conftest.py creates and migrates the test database through "owner" and serves
+    the suite through "default", so row-level security binds every test as it binds
+    production (the application role owns nothing and has no BYPASSRLS).
+    """
     if env_str("DATABASE_URL"):
-        return parse_database_url(env_str("DATABASE_URL"), base_dir=BASE_DIR)
+        default = parse_database_url(env_str("DATABASE_URL"), base_dir=BASE_DIR)
+        owner = parse_database_url(env_str("DATABASE_OWNER_URL") or env_str("DATABASE_URL"), base_dir=BASE_DIR)
+        return {"default": default, "owner": owner}
     from devtools.pgcluster import find_pg_bin, start_cluster
 
     if find_pg_bin() is None:
         if env_bool("CI", False):
             raise ImproperlyConfigured("CI must test on PostgreSQL: apt-get install postgresql.")
         warnings.warn("PostgreSQL not installed: testing on SQLite only.", stacklevel=1)
-        return parse_database_url("sqlite:///var/test.sqlite3", base_dir=BASE_DIR)
+        default = parse_database_url("sqlite:///var/test.sqlite3", base_dir=BASE_DIR)
+        return {"default": default, "owner": {**default, "TEST": {"MIRROR": "default"}}}
     cluster = start_cluster()
     atexit.register(cluster.stop)
-    return parse_database_url(cluster.url("postgres"), base_dir=BASE_DIR)
+    cluster.psql(f"CREATE ROLE {OWNER_ROLE} LOGIN CREATEDB; CREATE ROLE {APP_ROLE} LOGIN")
+    global TEST_SUPERUSER_URL
+    TEST_SUPERUSER_URL = cluster.url("postgres")
+    return {
+        "default": parse_database_url(cluster.url("tessera", user=APP_ROLE), base_dir=BASE_DIR),
+        "owner": parse_database_url(cluster.url("tessera", user=OWNER_ROLE), base_dir=BASE_DIR),
+    }
 
 
-DATABASES = {"default": {**_test_database(), "CONN_MAX_AGE": 0, "ATOMIC_REQUESTS": False}}
+TEST_SUPERUSER_URL = ""
+TESSERA["DATABASE_APP_ROLE"] = APP_ROLE
+DATABASES = {
+    alias: {**config, "CONN_MAX_AGE": 0, "ATOMIC_REQUESTS": False}
+    for alias, config in _test_databases().items()
+}
 
 # Static files straight from the source tree (production serves collectstatic output).
 STATIC_ROOT = None

@@ -8,7 +8,15 @@ class TenantsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from django.db.models.signals import post_delete, post_save
+        from django.db.models.signals import post_delete, post_migrate, post_save
+
+        from tenants import db, roles
+
+        db.connect()  # PostgreSQL connections keep app.tenant_id equal to the tenant context
+        post_migrate.connect(
+            lambda sender, using="default", **kw: roles.grant_app_role(using),
+            sender=self, weak=False, dispatch_uid="tenants.grant_app_role",
+        )
 
         from tenants.middleware import active_tenants
         from tenants.models import Tenant

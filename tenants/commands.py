@@ -21,6 +21,13 @@ class OperatorCommand(BaseCommand):
         parser.error = one_line_error  # type: ignore[method-assign]
         return parser
 
+    @property
+    def actor(self):
+        """The audit actor for what this command does: system, "manage.py <command>"."""
+        from audit.services import system_actor
+
+        return system_actor(f"manage.py {self.__module__.rsplit('.', 1)[-1]}")
+
     def fail(self, message: str) -> CommandError:
         """A CommandError that Django prints as one line and exits 2 with."""
         return CommandError(message, returncode=2)

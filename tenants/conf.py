@@ -22,6 +22,9 @@ DEFAULTS: dict[str, Any] = {
     "REFRESH_TOKEN_LIFETIME": 30 * 24 * 3600,
     # How long another process may keep serving a cached tenant or client after it changed.
     "LOOKUP_CACHE_SECONDS": 5,
+    # PostgreSQL role the application serves as; `migrate` (run as the owner) grants it
+    # its privileges. Empty: no grants (single-role development set-ups).
+    "DATABASE_APP_ROLE": "",
     # Algorithms a tenant publishes keys for; ID tokens default to the first.
     "SIGNING_ALGORITHMS": ["RS256", "ES256"],
 }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Callable
 
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
@@ -33,7 +34,11 @@ def tenant_slug_from_path(path: str) -> str | None:
 
 
 class TenantMiddleware:
-    """Sets ``request.tenant`` and the tenant context; unknown or inactive tenants get 404."""
+    """Sets ``request.tenant`` and the tenant context, and runs the request in a transaction.
+
+    Unknown or inactive tenants get 404. Responses of 500 and above roll the transaction back
+    (Django turns view exceptions into 500 responses before they reach this middleware).
+    """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -52,5 +57,10 @@ class TenantMiddleware:
             )
             return response.render()
         request.tenant = tenant  # type: ignore[attr-defined]
-        with tenant_context(tenant, base_url=request.build_absolute_uri("/")):
-            return self.get_response(request)
+        # One transaction per tenant request: app.tenant_id is set once, at its first
+        # statement (tenants.db), and a failed request leaves nothing half-written.
+        with tenant_context(tenant, base_url=request.build_absolute_uri("/")), transaction.atomic():
+            response = self.get_response(request)
+            if response.status_code >= 500:
+                transaction.set_rollback(True)
+            return response

@@ -11,13 +11,30 @@ import time
 
 from django.conf import settings
 from django.contrib.sessions.backends.base import UpdateError
+from django.contrib.sessions.backends.db import SessionStore as DatabaseSessionStore
 from django.contrib.sessions.exceptions import SessionInterrupted
 from django.contrib.sessions.middleware import SessionMiddleware
 from django.http import HttpRequest, HttpResponse
 from django.utils.cache import patch_vary_headers
 from django.utils.http import http_date
 
+from tenants.context import require_tenant
+
 SESSION_TENANT_KEY = "_tessera_tenant"
+
+
+class SessionStore(DatabaseSessionStore):
+    """Database sessions that belong to a tenant (SESSION_ENGINE = "tenants.sessions").
+
+    On PostgreSQL the session table has a tenant_id filled from the transaction's tenant and
+    row-level security (tenants.rls). A session can only be written for a tenant: saving one
+    with no tenant in context raises TenantNotSet instead of failing at the database, where
+    Django's create() would retry the refused INSERT forever.
+    """
+
+    def save(self, must_create: bool = False) -> None:
+        require_tenant()
+        super().save(must_create=must_create)
 
 
 def session_cookie(request: HttpRequest) -> tuple[str, str]:

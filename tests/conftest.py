@@ -50,6 +50,52 @@ def build_world(slug: str, name: str) -> TenantWorld:
     return TenantWorld(tenant=tenant, user=user, web=web, spa=spa, first_party=first_party)
 
 
+@pytest.fixture(scope="session")
+def django_db_setup(request, django_test_environment, django_db_blocker, django_db_modify_db_settings):
+    """Create and migrate the test database as the owner role; serve the tests as the app role.
+
+    pytest-django's own fixture would create one database per alias (or make "default" a
+    mirror connecting as the owner); here "owner" creates and migrates it (the post_migrate
+    receiver grants the application role its privileges, as in production) and "default"
+    connects to the same database as the application role, so forced RLS binds the suite.
+    The application role also gets TRUNCATE here, and only here: transactional tests empty
+    the tables between tests with Django's flush.
+    """
+    from django.db import connections
+    from django.test.utils import setup_databases, teardown_databases
+
+    verbosity = request.config.option.verbose
+    owner = connections["owner"]
+    if owner.settings_dict["TEST"].get("MIRROR"):  # SQLite fallback: one database, no roles
+        with django_db_blocker.unblock():
+            config = setup_databases(verbosity=verbosity, interactive=False)
+        yield
+        with django_db_blocker.unblock():
+            teardown_databases(config, verbosity=verbosity)
+        return
+    with django_db_blocker.unblock():
+        config = setup_databases(verbosity=verbosity, interactive=False, aliases={"owner"})
+        default = connections["default"]
+        default.close()
+        default.settings_dict["NAME"] = owner.settings_dict["NAME"]
+        if owner.vendor == "postgresql":
+            with owner.cursor() as cursor:
+                cursor.execute(
+                    "GRANT TRUNCATE ON ALL TABLES IN SCHEMA public TO "
+                    + owner.ops.quote_name(settings_app_role())
+                )
+    yield
+    with django_db_blocker.unblock():
+        connections.close_all()
+        teardown_databases(config, verbosity=verbosity)
+
+
+def settings_app_role() -> str:
+    from tenants.conf import tessera_settings
+
+    return tessera_settings.DATABASE_APP_ROLE
+
+
 @pytest.fixture(autouse=True)
 def _fresh_lookup_caches():
     """Each test starts with empty per-process lookup caches (the database is new too)."""

@@ -14,6 +14,9 @@ class Migration(migrations.Migration):
 
     initial = True
 
+    # django-oauth-toolkit's migrations (some with RunPython) reference the swapped models.
+    run_before = [("oauth2_provider", "0001_initial")]
+
     dependencies = [
         ('tenants', '0001_initial'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),

@@ -6,6 +6,7 @@ tests get their own SQLite file instead: migrated once per session, copied for e
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sqlite3
@@ -25,6 +26,16 @@ class Result:
     returncode: int
     stdout: str
     stderr: str
+
+    @property
+    def audit(self) -> list[dict]:
+        """The audit events the command logged (one JSON line each, logger tessera.audit)."""
+        return [json.loads(line) for line in self.stderr.splitlines() if line.startswith("{")]
+
+    @property
+    def other_stderr(self) -> str:
+        """stderr without the audit lines."""
+        return "".join(line for line in self.stderr.splitlines(True) if not line.startswith("{"))
 
     def __str__(self) -> str:
         return f"manage.py {' '.join(self.args)} -> {self.returncode}\nstdout: {self.stdout}\nstderr: {self.stderr}"

@@ -29,7 +29,9 @@ def test_create_tenant_json_in_process(db):
 
 def test_create_tenant_exit_codes(manage):
     result = manage.ok("create_tenant", "acme", "--name", "Acme Corp")
-    assert result.stdout.strip() == "Created tenant acme (Acme Corp)." and result.stderr == ""
+    assert result.stdout.strip() == "Created tenant acme (Acme Corp)." and result.other_stderr == ""
+    [event] = result.audit
+    assert event["action"] == "tenant.created" and event["actor"] == {"name": "manage.py create_tenant"}
     assert manage.query("SELECT slug, name FROM tenants_tenant") == [("acme", "Acme Corp")]
 
     assert_usage_error(manage("create_tenant", "acme", "--name", "Another Acme"), "already exists")

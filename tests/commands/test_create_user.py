@@ -33,7 +33,9 @@ def test_create_user_password_stdin(manage):
     manage.ok("create_tenant", "acme", "--name", "Acme Corp")
     result = manage.ok("create_user", "--tenant", "acme", "--username", "bob", "--password-stdin",
                        input=GOOD_PASSWORD + "\n")
-    assert result.stdout.startswith("Created user bob in acme (sub ") and result.stderr == ""
+    assert result.stdout.startswith("Created user bob in acme (sub ") and result.other_stderr == ""
+    assert [e["action"] for e in result.audit] == ["user.created"]
+    assert GOOD_PASSWORD not in result.stderr
     assert GOOD_PASSWORD not in result.stdout
     [(stored,)] = manage.query("SELECT password FROM accounts_user WHERE username = 'bob'")
     from django.contrib.auth.hashers import check_password

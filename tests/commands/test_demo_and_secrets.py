@@ -103,6 +103,6 @@ def test_generated_secrets_satisfy_the_production_settings():
 def test_generate_secrets_subprocess_and_usage_error(manage):
     result = manage.ok("generate_secrets")
     assert re.fullmatch(r"SECRET_KEY=\S{50,}\nTESSERA_KEY_ENCRYPTION_KEY=\S{43,44}\n", result.stdout)
-    assert result.stderr == ""
+    assert result.other_stderr == ""
     assert assert_usage_error(manage("generate_secrets", "--bogus")).startswith("error: ")
     assert assert_usage_error(manage("demo", "--bogus")).startswith("error: ")

@@ -14,6 +14,7 @@ import requests
 from django.utils import timezone
 
 from idp.models import Grant
+from tenants.context import tenant_context
 from tests.conftest import WEB_REDIRECT
 from tests.oidc import Browser
 from tests.security.flows import (
@@ -138,7 +139,8 @@ def test_code_cannot_be_redeemed_by_another_client_of_the_same_tenant(live_serve
 def test_expired_code_is_invalid_grant(live_server, issuer_a, world_a):
     client_id, secret = _web(world_a)
     code, request = obtain_code(Browser(live_server.url), issuer_a, client_id)
-    updated = Grant.unscoped.filter(code=code).update(expires=timezone.now() - timedelta(seconds=1))
+    with tenant_context(world_a.tenant):
+        updated = Grant.objects.filter(code=code).update(expires=timezone.now() - timedelta(seconds=1))
     assert updated == 1, "the code was not found by its digest"
     response = exchange(issuer_a, code, request, client_id, secret)
     assert_oauth_error(response, "invalid_grant", 400)
@@ -148,7 +150,8 @@ def test_expired_code_is_invalid_grant(live_server, issuer_a, world_a):
 def test_unknown_and_digest_codes_are_invalid_grant(live_server, issuer_a, world_a):
     client_id, secret = _web(world_a)
     code, request = obtain_code(Browser(live_server.url), issuer_a, client_id)
-    stored = Grant.unscoped.get(code=code).code  # what a database leak would reveal
+    with tenant_context(world_a.tenant):
+        stored = Grant.objects.get(code=code).code  # what a database leak would reveal
     for fake in ("not-a-code", stored, code + "x", code[:-1]):
         assert_oauth_error(exchange(issuer_a, fake, request, client_id, secret), "invalid_grant", 400)
     # The real code still works: the failures above did not consume it.

@@ -6,6 +6,9 @@ success at the wrong tenant can only come from a leak across the boundary.
 
 from __future__ import annotations
 
+import base64
+import json
+
 import pytest
 import requests
 
@@ -192,3 +195,72 @@ def test_user_of_a_cannot_sign_in_at_b(live_server, issuer_a, issuer_b, world_a,
     assert 'name="username"' in response.text
     response = sign_in(Browser(live_server.url), issuer_a, "bob", PASSWORD)
     assert 'name="username"' not in response.text, "bob should be able to sign in at his own tenant"
+
+
+def test_discovery_and_keys_of_b_show_nothing_of_a(live_server, issuer_a, issuer_b, world_a, world_b):
+    docs = {issuer: requests.get(f"{issuer}/.well-known/openid-configuration").json()
+            for issuer in (issuer_a, issuer_b)}
+    for issuer, doc in docs.items():
+        assert doc["issuer"] == issuer
+        assert all(v.startswith(issuer) for k, v in doc.items() if k.endswith("_endpoint") or k == "jwks_uri")
+    kids = {issuer: {k["kid"] for k in requests.get(f"{issuer}/jwks.json").json()["keys"]}
+            for issuer in (issuer_a, issuer_b)}
+    assert kids[issuer_a] and kids[issuer_b] and not kids[issuer_a] & kids[issuer_b]
+    # An ID token of A does not verify against B's keys.
+    tokens = full_flow(Browser(live_server.url), issuer_a, world_a)
+    header = json.loads(base64.urlsafe_b64decode(tokens["id_token"].split(".")[0] + "=="))
+    assert header["kid"] in kids[issuer_a] and header["kid"] not in kids[issuer_b]
+
+
+def test_home_page_of_b_with_a_session_of_a_asks_to_sign_in(live_server, issuer_a, issuer_b, world_a, world_b):
+    browser = Browser(live_server.url)
+    sign_in(browser, issuer_a, "alice", PASSWORD)
+    stolen = next(c.value for c in browser.http.cookies if c.name == "tessera_session")
+    home_a = requests.get(f"{issuer_a}/", cookies={"tessera_session": stolen})
+    assert "alice" in home_a.text.lower()
+    home_b = requests.get(f"{issuer_b}/", cookies={"tessera_session": stolen}, allow_redirects=False)
+    assert "alice" not in home_b.text.lower() and "sign out" not in home_b.text.lower()
+
+
+# Every tenant endpoint and the tests above that attack it with A's session, tokens or clients
+# at B. A new endpoint fails test_every_tenant_endpoint_is_in_the_matrix until it is added.
+MATRIX = {
+    "idp:openid-configuration": ["test_discovery_and_keys_of_b_show_nothing_of_a"],
+    "idp:jwks": ["test_discovery_and_keys_of_b_show_nothing_of_a"],
+    "idp:authorize": ["test_client_of_a_at_b_authorize_is_an_error_page",
+                      "test_session_cookie_of_a_does_not_authenticate_at_b"],
+    "idp:token": ["test_code_of_a_exchanged_at_b", "test_refresh_token_of_a_fails_at_b_and_stays_usable_at_a"],
+    "idp:userinfo": ["test_access_token_of_a_is_rejected_at_b_userinfo"],
+    "idp:revoke": ["test_revoking_a_token_of_a_at_b_leaves_it_active_at_a"],
+    "idp:introspect": ["test_tokens_of_a_are_inactive_when_introspected_at_b",
+                       "test_client_credentials_token_of_a_is_inactive_at_b"],
+    "idp:logout": ["test_id_token_of_a_is_rejected_as_id_token_hint_at_b",
+                   "test_client_of_a_at_b_logout_is_an_error_page"],
+    "accounts:login": ["test_user_of_a_cannot_sign_in_at_b"],
+    "accounts:home": ["test_home_page_of_b_with_a_session_of_a_asks_to_sign_in"],
+}
+
+
+def _tenant_endpoints() -> set[str]:
+    from django.urls import URLPattern, URLResolver, get_resolver
+
+    names: set[str] = set()
+
+    def walk(patterns, namespace: str = "") -> None:
+        for pattern in patterns:
+            if isinstance(pattern, URLResolver):
+                walk(pattern.url_patterns, pattern.namespace or namespace)
+            elif isinstance(pattern, URLPattern) and pattern.name:
+                names.add(f"{namespace}:{pattern.name}" if namespace else pattern.name)
+
+    tenant_root = next(p for p in get_resolver().url_patterns if str(p.pattern) == "t/<slug:tenant>/")
+    walk(tenant_root.url_patterns)
+    return names
+
+
+@pytest.mark.django_db(transaction=False)
+def test_every_tenant_endpoint_is_in_the_matrix():
+    assert _tenant_endpoints() == set(MATRIX)
+    for tests in MATRIX.values():
+        for name in tests:
+            assert callable(globals().get(name)), name

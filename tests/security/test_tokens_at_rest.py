@@ -15,6 +15,7 @@ from django.db import connection
 
 from idp.crypto import client_secret_digest
 from idp.models import AccessToken, Application, Grant, RefreshToken
+from tenants.context import tenant_context
 from tests.oidc import Browser
 from tests.security.flows import (
     exchange,
@@ -25,6 +26,14 @@ from tests.security.flows import (
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def _as_tenant_a(world_a):
+    """Read the database as tenant A: on PostgreSQL, row-level security shows no rows without
+    a tenant, and every flow here runs in tenant A."""
+    with tenant_context(world_a.tenant):
+        yield
 
 
 def _sha256(value: str) -> str:
@@ -127,6 +136,8 @@ def test_no_raw_secret_anywhere_in_the_database(live_server, issuer_a, world_a):
                 for raw in values:
                     assert raw not in text, f"raw {kind} stored in {table}.{column}"
     assert digest_seen, "the scan did not find the refresh token's digest"
+    audit_rows = list(_cells("audit_auditevent"))
+    assert any(text == "token.refreshed" for _column, text in audit_rows), "the scan missed the audit trail"
     # Sessions are encoded: look inside them too.
     for session in Session.objects.all():
         decoded = json.dumps(session.get_decoded(), default=str)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 import pytest
+from django.db import connection
 from django.contrib.auth import get_user_model
 
 from idp.models import Application, Consent, SigningKey
@@ -61,14 +62,31 @@ def test_only_the_current_tenants_rows_are_visible(world_a, world_b):
         assert User.objects.get(username="alice").pk == world_b.user.pk
 
 
-def test_unscoped_sees_every_tenant(world_a, world_b):
-    everything = set(Application.unscoped.values_list("tenant_id", flat=True))
-    assert everything == {world_a.tenant.pk, world_b.tenant.pk}
-    assert Application.unscoped.count() == 6
-    assert User.unscoped.filter(username="alice").count() == 2
+def test_unscoped_drops_the_application_filter_but_not_the_database_one(world_a, world_b):
+    """``unscoped`` skips the manager's filter; on PostgreSQL row-level security still
+    narrows it to the tenant of the transaction, and to nothing without one."""
     with tenant_context(world_a.tenant):
-        assert Application.unscoped.count() == 6  # the context does not narrow it
         assert Application.objects.count() == 3
+        expected = 3 if connection.vendor == "postgresql" else 6
+        assert Application.unscoped.count() == expected
+    if connection.vendor == "postgresql":
+        assert Application.unscoped.count() == 0
+        assert User.unscoped.filter(username="alice").count() == 0
+
+
+def test_platform_path_visits_each_tenant_and_audits_it(world_a, world_b):
+    from audit.models import Action, AuditEvent
+    from audit.services import system_actor
+    from tenants.platform import each_tenant
+
+    seen = {}
+    for tenant in each_tenant(reason="unit test sweep", actor=system_actor("pytest")):
+        seen[tenant.slug] = set(Application.unscoped.values_list("tenant_id", flat=True))
+    assert seen == {"acme": {world_a.tenant.pk}, "globex": {world_b.tenant.pk}}
+    for world in (world_a, world_b):
+        with tenant_context(world.tenant):
+            event = AuditEvent.objects.filter(action=Action.PLATFORM_ACCESS).get()
+            assert event.actor == {"name": "pytest"} and event.details == {"reason": "unit test sweep"}
 
 
 def test_context_is_restored_after_nesting_and_errors(world_a, world_b):

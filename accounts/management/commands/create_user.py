@@ -34,7 +34,7 @@ class Command(OperatorCommand):
         with tenant_context(tenant):
             try:
                 user = create_user(username=opts["username"], email=opts["email"], password=password,
-                                   email_verified=opts["email_verified"])
+                                   email_verified=opts["email_verified"], actor=self.actor)
             except ValidationError as exc:
                 raise self.fail(" ".join(exc.messages)) from exc
         if opts["as_json"]:

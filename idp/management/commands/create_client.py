@@ -43,7 +43,7 @@ class Command(OperatorCommand):
                     name=opts["name"], confidential=opts["confidential"], grant_types=opts["grant"],
                     redirect_uris=opts["redirect_uri"], first_party=opts["first_party"],
                     post_logout_redirect_uris=opts["post_logout_redirect_uri"], algorithm=opts["algorithm"],
-                    access_token_format=opts["access_token_format"],
+                    access_token_format=opts["access_token_format"], actor=self.actor,
                 )
             except ValidationError as exc:
                 raise self.fail(" ".join(exc.messages)) from exc

@@ -8,14 +8,13 @@ from django.db import transaction
 
 from accounts.services import create_user
 from idp import keys
-from idp.crypto import client_secret_digest
 from idp.models import Application, GrantType
-from idp.services import create_client
-from idp.tokens import generate_client_secret
+from idp.services import create_client, reissue_client_secret
 from tenants.commands import OperatorCommand
 from tenants.conf import tessera_settings
 from tenants.context import issuer_for, tenant_context
 from tenants.models import Tenant
+from tenants.services import create_tenant
 
 DEMO_SLUG = "demo"
 DEMO_USER = "demo"
@@ -32,13 +31,14 @@ class Command(OperatorCommand):
 
     @transaction.atomic
     def handle(self, *args, **opts) -> None:
-        tenant, _ = Tenant.objects.get_or_create(slug=DEMO_SLUG, defaults={"name": "Demo Organisation"})
+        tenant = Tenant.objects.filter(slug=DEMO_SLUG).first() or create_tenant(
+            DEMO_SLUG, "Demo Organisation", actor=self.actor)
         with tenant_context(tenant):
             from django.contrib.auth import get_user_model
 
             if not get_user_model().objects.filter(username=DEMO_USER).exists():
                 create_user(username=DEMO_USER, email="demo@example.com", password=DEMO_PASSWORD,
-                            email_verified=True, first_name="Demo", last_name="User")
+                            email_verified=True, first_name="Demo", last_name="User", actor=self.actor)
             web = self._client("demo-web", "Demo Web App", confidential=True, redirects=WEB_REDIRECTS,
                                grants=[GrantType.AUTHORIZATION_CODE, GrantType.REFRESH_TOKEN,
                                        GrantType.CLIENT_CREDENTIALS])
@@ -74,14 +74,9 @@ class Command(OperatorCommand):
         app = Application.objects.filter(client_id=client_id).first()
         if app is None:
             new = create_client(name=name, confidential=confidential, grant_types=grants,
-                                redirect_uris=redirects, post_logout_redirect_uris=redirects)
-            app, secret = new.application, new.client_secret
-            app.client_id = client_id
-            app.save(update_fields=["client_id"])
-            return client_id, secret
+                                redirect_uris=redirects, post_logout_redirect_uris=redirects,
+                                client_id=client_id, actor=self.actor)
+            return client_id, new.client_secret
         if not confidential:
             return client_id, None
-        secret = generate_client_secret()
-        app.client_secret = client_secret_digest(secret)
-        app.save(update_fields=["client_secret"])
-        return client_id, secret
+        return client_id, reissue_client_secret(app, actor=self.actor)

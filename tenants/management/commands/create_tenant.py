@@ -20,7 +20,7 @@ class Command(OperatorCommand):
 
     def handle(self, *args, slug: str, name: str, as_json: bool = False, **options) -> None:
         try:
-            tenant = create_tenant(slug, name)
+            tenant = create_tenant(slug, name, actor=self.actor)
         except ValidationError as exc:
             raise self.fail("; ".join(m for msgs in exc.message_dict.values() for m in msgs)) from exc
         if as_json:

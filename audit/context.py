@@ -1,0 +1,49 @@
+"""Who and where the current request comes from, for audit events (a ContextVar)."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import re
+import uuid
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Iterator
+
+DEVICE_COOKIE = "tessera_device"
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{8,64}$")
+
+
+@dataclass(frozen=True)
+class RequestInfo:
+    ip: str = ""
+    user_agent: str = ""
+    request_id: str = ""
+    device: str = ""  # SHA-256 of the device cookie, never the cookie itself
+
+
+_info: ContextVar[RequestInfo] = ContextVar("tessera_request_info", default=RequestInfo())
+
+
+def current() -> RequestInfo:
+    return _info.get()
+
+
+def request_id_from(header: str | None) -> str:
+    """The caller's X-Request-ID when it is well-formed, else a new one."""
+    if header and _REQUEST_ID.fullmatch(header):
+        return header
+    return uuid.uuid4().hex
+
+
+def device_hash(cookie: str | None) -> str:
+    return hashlib.sha256(cookie.encode()).hexdigest() if cookie else ""
+
+
+@contextlib.contextmanager
+def request_info(info: RequestInfo) -> Iterator[RequestInfo]:
+    token = _info.set(info)
+    try:
+        yield info
+    finally:
+        _info.reset(token)

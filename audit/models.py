@@ -1,0 +1,98 @@
+"""Append-only, hash-chained audit events, one chain per tenant."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from tenants.models import TenantOwned
+
+
+class Action(models.TextChoices):
+    """Every auditable action. Adding one is one line here (and its record() call)."""
+
+    LOGIN_SUCCEEDED = "auth.login.succeeded", "Sign-in succeeded"
+    LOGIN_FAILED = "auth.login.failed", "Sign-in failed"
+    LOGOUT = "auth.logout", "Signed out"
+    CONSENT_GRANTED = "consent.granted", "Consent granted"
+    TOKEN_ISSUED = "token.issued", "Token issued"
+    TOKEN_REFRESHED = "token.refreshed", "Token refreshed"
+    TOKEN_REVOKED = "token.revoked", "Token revoked"
+    TOKEN_REUSE_DETECTED = "token.reuse_detected", "Code or refresh token reused; family revoked"
+    CLIENT_CREATED = "client.created", "Client created"
+    CLIENT_UPDATED = "client.updated", "Client changed"
+    USER_CREATED = "user.created", "User created"
+    USER_UPDATED = "user.updated", "User changed"
+    TENANT_CREATED = "tenant.created", "Tenant created"
+    KEY_CREATED = "key.created", "Signing key created"
+    KEY_STATE_CHANGED = "key.state_changed", "Signing key state changed"
+    ADMIN_ACTION = "admin.action", "Admin action"
+    PLATFORM_ACCESS = "platform.access", "Platform-level access to a tenant"
+    AUDIT_PURGED = "audit.purged", "Audit events past retention purged"
+
+
+class Outcome(models.TextChoices):
+    SUCCESS = "success", "Success"
+    FAILURE = "failure", "Failure"
+
+
+class ActorType(models.TextChoices):
+    USER = "user", "User"
+    CLIENT = "client", "Client"
+    SYSTEM = "system", "System"
+    ANONYMOUS = "anonymous", "Anonymous"
+
+
+GENESIS_HASH = "0" * 64
+
+
+class ChainHead(TenantOwned):
+    """The newest link of a tenant's chain; its row lock orders the tenant's events."""
+
+    seq = models.BigIntegerField(default=0)
+    prev_hash = models.CharField(max_length=64, default=GENESIS_HASH)
+    last_hash = models.CharField(max_length=64, default=GENESIS_HASH)
+
+    class Meta:
+        base_manager_name = "unscoped"
+        constraints = [models.UniqueConstraint(fields=["tenant"], name="audit_chainhead_one_per_tenant")]
+
+
+class AuditEvent(TenantOwned):
+    """One security-relevant action. Never updated or deleted (a PostgreSQL trigger refuses
+    both, except the retention purge); ``hash`` chains it to the tenant's previous event."""
+
+    seq = models.BigIntegerField(editable=False, help_text="Position in the tenant's chain, from 1.")
+    occurred = models.DateTimeField(editable=False)
+    action = models.CharField(max_length=64, choices=Action.choices)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices, default=Outcome.SUCCESS)
+    actor_type = models.CharField(max_length=16, choices=ActorType.choices)
+    actor_id = models.CharField(max_length=255, blank=True, default="")
+    actor = models.JSONField(default=dict, help_text="Snapshot of the actor; survives its deletion.")
+    subject = models.CharField(max_length=255, blank=True, default="",
+                               help_text="Lower-cased username an authentication event is about.")
+    target_type = models.CharField(max_length=32, blank=True, default="")
+    target_id = models.CharField(max_length=255, blank=True, default="")
+    ip = models.CharField(max_length=45, blank=True, default="")
+    user_agent = models.CharField(max_length=512, blank=True, default="")
+    request_id = models.CharField(max_length=64, blank=True, default="")
+    device = models.CharField(max_length=64, blank=True, default="",
+                              help_text="SHA-256 of the browser's device cookie.")
+    risk_score = models.PositiveSmallIntegerField(default=0)
+    risk_reasons = models.JSONField(default=list)
+    details = models.JSONField(default=dict, help_text="Sanitised: no secret, token, code or password.")
+    prev_hash = models.CharField(max_length=64, editable=False)
+    hash = models.CharField(max_length=64, editable=False)
+
+    class Meta:
+        base_manager_name = "unscoped"
+        ordering = ["tenant", "seq"]
+        constraints = [models.UniqueConstraint(fields=["tenant", "seq"], name="audit_event_seq_unique")]
+        indexes = [
+            models.Index(fields=["tenant", "occurred"], name="audit_event_time"),
+            models.Index(fields=["tenant", "subject", "occurred"], name="audit_event_subject"),
+            models.Index(fields=["tenant", "ip", "occurred"], name="audit_event_ip"),
+            models.Index(fields=["tenant", "action", "occurred"], name="audit_event_action"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.tenant_id}#{self.seq} {self.action} {self.outcome}"

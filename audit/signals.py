@@ -1,0 +1,47 @@
+"""Audit events from Django's signals: sign-in, sign-out, failed sign-in, admin actions."""
+
+from __future__ import annotations
+
+from django.contrib.admin.models import LogEntry
+from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from django.db.models.signals import post_save
+
+from audit.models import Action, Outcome
+from audit.services import ANONYMOUS, record, user_actor
+from tenants.context import get_current_tenant
+
+
+def logged_in(sender, request, user, **kwargs) -> None:
+    record(Action.LOGIN_SUCCEEDED, actor=user_actor(user), subject=user.username,
+           target=("user", user.uid), assess_risk=True,
+           details={"amr": list(getattr(request, "tessera_amr", []) or [])})
+
+
+def login_failed(sender, credentials, request=None, **kwargs) -> None:
+    if get_current_tenant() is None:
+        return  # no tenant, no chain: authentication is only offered inside a tenant
+    username = str(credentials.get("username") or "")
+    record(Action.LOGIN_FAILED, actor=ANONYMOUS, outcome=Outcome.FAILURE, subject=username,
+           assess_risk=True, details={"username": username[:150]})
+
+
+def logged_out(sender, request, user, **kwargs) -> None:
+    if user is None or get_current_tenant() is None:
+        return
+    record(Action.LOGOUT, actor=user_actor(user), subject=user.username, target=("user", user.uid))
+
+
+def admin_action(sender, instance: LogEntry, created: bool, **kwargs) -> None:
+    if not created or get_current_tenant() is None:
+        return
+    record(Action.ADMIN_ACTION, actor=user_actor(instance.user),
+           target=(str(instance.content_type or ""), instance.object_id or ""),
+           details={"flag": instance.get_action_flag_display(), "object": instance.object_repr,
+                    "change": instance.get_change_message()})
+
+
+def connect() -> None:
+    user_logged_in.connect(logged_in, dispatch_uid="audit.logged_in")
+    user_login_failed.connect(login_failed, dispatch_uid="audit.login_failed")
+    user_logged_out.connect(logged_out, dispatch_uid="audit.logged_out")
+    post_save.connect(admin_action, sender=LogEntry, dispatch_uid="audit.admin_action")

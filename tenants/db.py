@@ -1,0 +1,78 @@
+"""The database layer of tenant isolation: PostgreSQL row-level security, fed per transaction.
+
+Every tenant table has a policy ``tenant_id = tessera_current_tenant()``, a SQL function
+reading the transaction-local setting ``app.tenant_id`` (see tenants.rls). This module
+makes that setting follow the tenant context, for every statement Django sends:
+
+- Inside a transaction, the first statement is preceded by
+  ``set_config('app.tenant_id', <tenant>, true)``. ``true`` makes it transaction-local:
+  COMMIT or ROLLBACK clears it, so it can never outlive the transaction, whether the
+  connection is persistent (CONN_MAX_AGE) or pgbouncer hands the server connection to
+  another client at the next transaction (transaction pooling).
+- When the tenant context changes within a transaction, or a savepoint rollback may
+  have undone the setting, it is set again before the next statement.
+- A statement in autocommit mode with a tenant in context is wrapped in its own short
+  transaction (BEGIN; set_config; statement; COMMIT). Requests avoid that cost:
+  TenantMiddleware runs each tenant request in one transaction.
+- With no tenant in context the setting is empty and tenant tables show no rows and
+  accept no inserts: platform code fails closed (tenants.platform is its one door).
+
+Only the PostgreSQL backend is wrapped; SQLite (``make run``) relies on the managers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from psycopg.pq import TransactionStatus
+from django.db.backends.signals import connection_created
+
+from tenants.context import get_current_tenant
+
+SETTING = "app.tenant_id"
+_SET_SQL = "SELECT set_config('app.tenant_id', %s, true)"
+_UNKNOWN = object()
+_SAVEPOINT_STATEMENTS = ("SAVEPOINT ", "RELEASE SAVEPOINT ", "ROLLBACK TO SAVEPOINT ")  # no setting made in the current transaction yet
+
+
+def _tenant_value() -> str:
+    tenant = get_current_tenant()
+    return "" if tenant is None else str(tenant.pk)
+
+
+def rls_execute_wrapper(execute, sql, params, many, context: dict[str, Any]):
+    """Django execute wrapper keeping ``app.tenant_id`` equal to the tenant context."""
+    wrapper = context["connection"]
+    value = _tenant_value()
+    if wrapper.get_autocommit():
+        if not value:
+            return execute(sql, params, many, context)
+        with transaction.atomic(using=wrapper.alias):
+            return rls_execute_wrapper(execute, sql, params, many, context)  # now in a transaction
+    if isinstance(sql, str) and sql.startswith(_SAVEPOINT_STATEMENTS):
+        try:  # transaction control reads no rows: no setting needed
+            return execute(sql, params, many, context)
+        finally:
+            if sql.startswith("ROLLBACK TO"):
+                # The rollback may have undone a set_config made after the savepoint.
+                wrapper._tessera_rls_value = _UNKNOWN
+    pg = wrapper.connection
+    status = pg.info.transaction_status
+    if status == TransactionStatus.IDLE:
+        wrapper._tessera_rls_value = _UNKNOWN  # a new transaction begins with this statement
+    if status != TransactionStatus.INERROR and getattr(wrapper, "_tessera_rls_value", _UNKNOWN) != value:
+        pg.execute(_SET_SQL, [value])
+        wrapper._tessera_rls_value = value
+    return execute(sql, params, many, context)
+
+
+def install(sender, connection, **kwargs) -> None:
+    """connection_created receiver: wrap every PostgreSQL connection once."""
+    if connection.vendor != "postgresql" or rls_execute_wrapper in connection.execute_wrappers:
+        return
+    connection.execute_wrappers.append(rls_execute_wrapper)
+
+
+def connect() -> None:
+    connection_created.connect(install, dispatch_uid="tenants.db.install")

@@ -1,0 +1,281 @@
+"""The audit trail: what real flows record, the hash chain, tamper evidence, the append-only
+guarantees of the database, risk signals, sanitisation and the JSON log line."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import timedelta
+from unittest import mock
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import DatabaseError, connection, connections, transaction
+from django.utils import timezone
+
+from audit import services
+from audit.models import Action, AuditEvent
+from audit.services import purge, record, sanitise, system_actor, verify_chain
+from tenants.context import tenant_context
+from tests.conftest import PASSWORD
+from tests.oidc import Browser
+from tests.security.flows import full_flow, refresh, token_request
+
+DAY = timedelta(days=1)
+
+
+def revoke(issuer: str, token: str, client_id: str, secret: str):
+    return token_request(issuer, {"token": token}, client_id, secret, endpoint="revoke")
+
+
+def _events(world) -> list[AuditEvent]:
+    with tenant_context(world.tenant):
+        return list(AuditEvent.objects.order_by("seq"))
+
+
+def _failed_login(live_server, issuer, username, password, browser=None):
+    browser = browser or Browser(live_server.url)
+    return browser.submit(browser.go(f"{issuer}/login"), {"username": username, "password": password})
+
+
+# --- what real flows record ---------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_real_flows_leave_a_verifiable_chain_of_the_right_events(live_server, issuer_a, world_a, world_b):
+    client_id, secret = world_a.web.application.client_id, world_a.web.client_secret
+    _failed_login(live_server, issuer_a, "alice", "not-the-password")
+    browser = Browser(live_server.url)
+    tokens = full_flow(browser, issuer_a, world_a)
+    rotated = refresh(issuer_a, tokens["refresh_token"], client_id, secret).json()
+    assert refresh(issuer_a, tokens["refresh_token"], client_id, secret).status_code == 400  # reuse
+    machine = token_request(issuer_a, {"grant_type": "client_credentials"}, client_id, secret).json()
+    assert revoke(issuer_a, machine["access_token"], client_id, secret).status_code == 200
+
+    events = _events(world_a)
+    actions = [e.action for e in events]
+    assert actions[:5] == ["tenant.created", "user.created", "client.created", "client.created",
+                           "client.created"]
+    for expected in ("auth.login.failed", "auth.login.succeeded", "consent.granted", "key.created",
+                     "token.issued", "token.refreshed", "token.reuse_detected", "token.revoked"):
+        assert expected in actions, expected
+    assert [e.seq for e in events] == list(range(1, len(events) + 1))
+    failed = next(e for e in events if e.action == Action.LOGIN_FAILED)
+    assert (failed.outcome, failed.subject, failed.actor_type) == ("failure", "alice", "anonymous")
+    assert failed.ip == "127.0.0.1" and failed.request_id and failed.user_agent
+    issued = next(e for e in events if e.action == Action.TOKEN_ISSUED)
+    assert issued.actor == {"client_id": client_id, "name": "Acme Corp Web"}
+    assert issued.details["grant_type"] == "authorization_code" and issued.target_id == str(world_a.user.uid)
+    reuse = next(e for e in events if e.action == Action.TOKEN_REUSE_DETECTED)
+    assert reuse.details["reason"] == "refresh_token_reused" and reuse.outcome == "failure"
+    assert rotated["access_token"]
+    with tenant_context(world_a.tenant):
+        assert verify_chain().ok
+    # B's chain holds B's events only, and verifies on its own.
+    assert {e.tenant_id for e in _events(world_b)} == {world_b.tenant.pk}
+    with tenant_context(world_b.tenant):
+        assert verify_chain().ok
+
+
+@pytest.mark.django_db(transaction=True)
+def test_no_secret_reaches_an_audit_event(live_server, issuer_a, world_a):
+    client_id, secret = world_a.web.application.client_id, world_a.web.client_secret
+    wrong = "Correct-Horse-But-Wrong-42"
+    _failed_login(live_server, issuer_a, "alice", wrong)
+    _failed_login(live_server, issuer_a, wrong, PASSWORD)  # a password typed into the username box
+    tokens = full_flow(Browser(live_server.url), issuer_a, world_a)
+    rotated = refresh(issuer_a, tokens["refresh_token"], client_id, secret).json()
+    revoke(issuer_a, rotated["refresh_token"], client_id, secret)
+    bearer = [tokens["access_token"], tokens["refresh_token"], tokens["id_token"], tokens["code"],
+              rotated["access_token"], rotated["refresh_token"], secret, PASSWORD,
+              world_a.first_party.client_secret]
+    with tenant_context(world_a.tenant):
+        dumped = [json.dumps(services.as_json(e)) for e in AuditEvent.objects.all()]
+    assert len(dumped) > 10
+    for line in dumped:
+        for value in bearer:
+            assert value not in line
+    # The password typed as a username is kept as the attempted username (as Keycloak does),
+    # but a wrong password never is.
+    assert not any(wrong in line and "auth.login.failed" in line and '"username":"alice"' in line
+                   for line in dumped)
+
+
+def test_sanitise_redacts_by_name_and_by_shape():
+    jwt = "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl"
+    cleaned = sanitise({
+        "password": "x", "client_secret": "y", "refresh_token": "z", "code_verifier": "v",
+        "totp_seed": "s", "nested": {"Authorization": "Basic abc", "note": jwt},
+        "opaque": "A" * 43, "client_id": "c" * 40, "scope": "openid profile", "count": 3,
+    })
+    assert cleaned == {
+        "password": "[redacted]", "client_secret": "[redacted]", "refresh_token": "[redacted]",
+        "code_verifier": "[redacted]", "totp_seed": "[redacted]",
+        "nested": {"Authorization": "[redacted]", "note": "[redacted]"},
+        "opaque": "[redacted]", "client_id": "c" * 40, "scope": "openid profile", "count": 3,
+    }
+
+
+# --- tamper evidence ----------------------------------------------------------------------
+
+
+def _as_owner(tenant, *statements: tuple[str, list]) -> None:
+    """Run SQL as the table owner (who can disable the trigger), in the tenant's RLS scope."""
+    owner = connections["owner"]
+    with owner.cursor() as cursor:
+        cursor.execute("BEGIN")
+        cursor.execute("SELECT set_config('app.tenant_id', %s, true)", [str(tenant.pk)])
+        for sql, params in statements:
+            cursor.execute(sql, params)
+        cursor.execute("COMMIT")
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True, databases=["default", "owner"])
+@pytest.mark.parametrize("tamper, reason", [
+    ("UPDATE audit_auditevent SET details = '{\"name\": \"Evil Corp\"}' WHERE seq = %s", "altered"),
+    ("DELETE FROM audit_auditevent WHERE seq = %s", "deleted"),
+    ("UPDATE audit_auditevent SET occurred = occurred - interval '1 day' WHERE seq = %s", "altered"),
+])
+def test_editing_the_trail_as_the_owner_is_detected(world_a, tamper, reason, capsys):
+    with tenant_context(world_a.tenant):
+        assert verify_chain().ok
+    _as_owner(world_a.tenant,
+              ("ALTER TABLE audit_auditevent DISABLE TRIGGER audit_append_only", []),
+              (tamper, [2]),
+              ("ALTER TABLE audit_auditevent ENABLE TRIGGER audit_append_only", []))
+    with tenant_context(world_a.tenant):
+        result = verify_chain()
+    assert not result.ok and result.broken_seq in (2, 3) and reason in result.reason
+    with pytest.raises(CommandError) as failure:
+        call_command("verify_audit", "--tenant", "acme")
+    assert failure.value.returncode == 1
+    assert f"acme: BROKEN at event #{result.broken_seq}" in capsys.readouterr().out
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True, databases=["default", "owner"])
+def test_dropping_the_newest_events_is_detected(world_a):
+    with tenant_context(world_a.tenant):
+        last = AuditEvent.objects.order_by("-seq").first().seq
+    owner = connections["owner"]
+    try:
+        _as_owner(world_a.tenant,
+                  ("ALTER TABLE audit_auditevent DISABLE TRIGGER audit_append_only", []),
+                  ("DELETE FROM audit_auditevent WHERE seq = %s", [last]),
+                  ("ALTER TABLE audit_auditevent ENABLE TRIGGER audit_append_only", []))
+    finally:
+        owner.close()
+    with tenant_context(world_a.tenant):
+        result = verify_chain()
+    assert not result.ok and "chain head" in result.reason
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True, databases=["default", "owner"])
+def test_the_app_role_cannot_change_events_and_the_owner_is_stopped_by_the_trigger(world_a):
+    with tenant_context(world_a.tenant):
+        for sql in ("UPDATE audit_auditevent SET outcome = 'failure'", "DELETE FROM audit_auditevent"):
+            with pytest.raises(DatabaseError, match="permission denied"), transaction.atomic():
+                with connection.cursor() as cursor:
+                    cursor.execute(sql)
+        assert AuditEvent.objects.count() >= 3
+    for sql in ("UPDATE audit_auditevent SET outcome = 'failure'", "DELETE FROM audit_auditevent"):
+        with pytest.raises(DatabaseError, match="append-only"):
+            _as_owner(world_a.tenant, (sql, []))
+        connections["owner"].close()
+    with tenant_context(world_a.tenant):
+        assert verify_chain().ok
+
+
+@pytest.mark.django_db(transaction=True)
+def test_retention_purge_keeps_the_chain_verifiable_and_spares_recent_events():
+    from tenants.services import create_tenant
+
+    actor = system_actor("pytest")
+    with mock.patch("django.utils.timezone.now", return_value=timezone.now() - 90 * DAY):
+        tenant = create_tenant("oldco", "Old Co")  # event 1
+        with tenant_context(tenant):
+            for _ in range(3):  # events 2-4
+                record(Action.ADMIN_ACTION, actor=actor, details={"n": "old"})
+    with tenant_context(tenant):
+        record(Action.ADMIN_ACTION, actor=actor, details={"n": "new"})  # event 5
+        record(Action.ADMIN_ACTION, actor=actor, details={"n": "old"})  # recent, whatever it says
+        # Asked to purge everything, it keeps the last 30 days.
+        assert purge(timezone.now(), actor=actor) == 4
+        assert list(AuditEvent.objects.values_list("seq", flat=True)) == [5, 6, 7]
+        purged = AuditEvent.objects.get(seq=7)
+        assert purged.action == "audit.purged" and purged.details["through_seq"] == 4
+        result = verify_chain()
+        assert result.ok and result.first_seq == 5, result
+        assert purge(timezone.now(), actor=actor) == 0  # nothing more is old enough
+
+
+# --- risk signals ---------------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_risk_score_explains_failures_new_devices_and_new_ips(live_server, issuer_a, world_a):
+    browser = Browser(live_server.url)
+    first = browser.submit(browser.go(f"{issuer_a}/login"), {"username": "alice", "password": PASSWORD})
+    assert 'name="password"' not in first.text
+    for _ in range(2):
+        _failed_login(live_server, issuer_a, "alice", "wrong-password-1", browser=Browser(live_server.url))
+    fresh = Browser(live_server.url)  # another browser: a device never seen for alice
+    fresh.submit(fresh.go(f"{issuer_a}/login"), {"username": "alice", "password": PASSWORD})
+    again = browser.submit(browser.go(f"{issuer_a}/login"), {"username": "alice", "password": PASSWORD})
+    assert again.status_code == 200
+    logins = [e for e in _events(world_a) if e.action.startswith("auth.login")]
+    assert [e.action for e in logins] == ["auth.login.succeeded", "auth.login.failed", "auth.login.failed",
+                                          "auth.login.succeeded", "auth.login.succeeded"]
+    first_ok, fail1, fail2, new_device, known_device = logins
+    assert first_ok.risk_score == 0 and first_ok.risk_reasons == []
+    assert fail2.risk_reasons == ["1 failed sign-in(s) for this user in the last hour",
+                                  "1 failed sign-in(s) from this IP in the last hour",
+                                  "first sign-in from this device"]
+    assert fail2.risk_score == 10 + 5 + 20
+    assert new_device.risk_reasons == ["2 failed sign-in(s) for this user in the last hour",
+                                       "2 failed sign-in(s) from this IP in the last hour",
+                                       "first sign-in from this device"]
+    assert new_device.risk_score == 20 + 10 + 20
+    assert "first sign-in from this device" not in known_device.risk_reasons
+    assert known_device.risk_score == 20 + 10
+    assert new_device.device and new_device.device != known_device.device == first_ok.device
+
+
+@pytest.mark.django_db(transaction=True)
+def test_risk_score_flags_a_new_ip_address(world_a):
+    from audit.context import RequestInfo, request_info
+
+    with tenant_context(world_a.tenant):
+        with request_info(RequestInfo(ip="192.0.2.1", device="d1")):
+            first = record(Action.LOGIN_SUCCEEDED, actor=system_actor("pytest"), subject="alice", assess_risk=True)
+        with request_info(RequestInfo(ip="203.0.113.9", device="d1")):
+            moved = record(Action.LOGIN_SUCCEEDED, actor=system_actor("pytest"), subject="Alice", assess_risk=True)
+    assert first.risk_score == 0
+    assert moved.risk_reasons == ["first sign-in from this IP address"] and moved.risk_score == 10
+
+
+# --- the log line ---------------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_each_committed_event_is_one_json_log_line(world_a, caplog):
+    caplog.set_level(logging.INFO, logger="tessera.audit")
+    actor = system_actor("pytest")
+    with tenant_context(world_a.tenant):
+        with pytest.raises(RuntimeError), transaction.atomic():
+            record(Action.ADMIN_ACTION, actor=actor, details={"n": "rolled back"})
+            raise RuntimeError
+        record(Action.ADMIN_ACTION, actor=actor, details={"n": "kept", "password": "hunter2"})
+    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "tessera.audit"]
+    assert [line["details"] for line in lines] == [{"n": "kept", "password": "[redacted]"}]
+    with tenant_context(world_a.tenant):
+        stored = AuditEvent.objects.get(seq=lines[0]["seq"])
+    assert lines[0]["hash"] == stored.hash and lines[0]["action"] == "admin.action"
+    assert not AuditEvent.unscoped.filter(details__n="rolled back").exists()
+
+
+def test_unknown_actions_are_refused(world_a):
+    with tenant_context(world_a.tenant), pytest.raises(ValueError, match="Unknown audit action"):
+        record("user.teleported", actor=system_actor("pytest"))
