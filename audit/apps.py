@@ -8,6 +8,8 @@ class AuditConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from audit import signals
+        from audit import services, signals
+        from tenants import db
 
         signals.connect()
+        db.savepoint_rollback_listeners.append(services._savepoint_rolled_back)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Callable
 
+from django.db import connection, transaction
 from django.http import HttpRequest, HttpResponse
 
 from audit.context import DEVICE_COOKIE, RequestInfo, device_hash, request_id_from, request_info
+from audit.services import chained_at_commit, flush
 
 
 class RequestContextMiddleware:
@@ -31,4 +33,22 @@ class RequestContextMiddleware:
         with request_info(info):
             response = self.get_response(request)
         response["X-Request-ID"] = info.request_id
+        return response
+
+
+class AuditChainMiddleware:
+    """Chains the request's audit events as its transaction's last statement.
+
+    Sits right after TenantMiddleware (inside the request's transaction, outside everything
+    that writes), see audit.services.chained_at_commit.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        with chained_at_commit():
+            response = self.get_response(request)
+            if response.status_code < 500 and connection.in_atomic_block and not transaction.get_rollback():
+                flush(commit=True)
         return response

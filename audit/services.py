@@ -12,11 +12,13 @@ breaks the link after it; ``verify_chain`` finds the first broken one.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
 import logging
 import re
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
@@ -144,6 +146,11 @@ def record(
         "details": sanitise(details or {}),
     }
     content = content_hash(fields)
+    pending = _pending.get()
+    if pending is not None and connection.vendor == "postgresql" and connection.in_atomic_block:
+        # Inside a tenant request: chained at flush(), just before COMMIT (decision 23).
+        pending.append(_Pending(fields, content, tuple(connection.savepoint_ids)))
+        return AuditEvent(**fields)
     with transaction.atomic(savepoint=False):
         if connection.vendor == "postgresql":
             event = _append_postgresql(fields, content)
@@ -151,6 +158,58 @@ def record(
             event = _append_portable(fields, content)
         transaction.on_commit(lambda: _log(event), robust=True)
     return event
+
+
+@dataclass
+class _Pending:
+    fields: dict[str, Any]
+    content: str
+    savepoints: tuple  # Django's savepoint ids open when it was recorded
+
+
+_pending: ContextVar[list[_Pending] | None] = ContextVar("tessera_audit_pending", default=None)
+
+
+@contextlib.contextmanager
+def chained_at_commit() -> Iterator[None]:
+    """Defer chaining the events recorded in this block's transaction to ``flush()``.
+
+    The tenant's chain head is row-locked from the moment an event is chained until COMMIT,
+    so every event of the tenant waits for it. Recorded early, an event would hold the lock
+    through the rest of the request; chained by ``flush()`` as the transaction's last
+    statement, it holds it for one round trip and the commit. The event row is still written
+    in the same transaction as the change; savepoint rollbacks drop it (tenants.db).
+    """
+    token = _pending.set([])
+    try:
+        yield
+    finally:
+        _pending.reset(token)
+
+
+def flush(*, commit: bool = False) -> None:
+    """Chain and insert the events recorded since ``chained_at_commit()`` began (in order).
+
+    ``commit=True`` (the request's outermost transaction, nothing left to do): the last
+    event's statement carries the COMMIT, so the chain head's lock is taken and released
+    inside one round trip, never held while a worker process waits for the CPU. Django's
+    own COMMIT that follows finds no transaction open and sends nothing.
+    """
+    pending = _pending.get()
+    if not pending:
+        return
+    events, pending[:] = list(pending), []
+    commit = commit and len(connection.atomic_blocks) == 1 and not connection.needs_rollback
+    for n, item in enumerate(events, start=1):
+        event = _append_postgresql(item.fields, item.content, commit=commit and n == len(events))
+        transaction.on_commit(lambda event=event: _log(event), robust=True)
+
+
+def _savepoint_rolled_back(savepoint_id: str) -> None:
+    """tenants.db listener: forget events recorded inside a savepoint that was rolled back."""
+    pending = _pending.get()
+    if pending:
+        pending[:] = [item for item in pending if savepoint_id not in item.savepoints]
 
 
 _APPEND_SQL = """
@@ -176,13 +235,15 @@ RETURNING id, seq, prev_hash, hash
 """
 
 
-def _append_postgresql(fields: dict, content: str) -> AuditEvent:
+def _append_postgresql(fields: dict, content: str, *, commit: bool = False) -> AuditEvent:
     """One statement: advance the chain head (row-locked until commit) and insert the event."""
     params = {**fields, "genesis": GENESIS_HASH, "content": content}
     for name in ("actor", "risk_reasons", "details"):
         params[name] = json.dumps(fields[name])
     with connection.cursor() as cursor:
-        cursor.execute(_APPEND_SQL, params)
+        # Django's psycopg cursor binds client-side and sends a simple query, which may hold
+        # two statements; fetchone() reads the first one's RETURNING row.
+        cursor.execute(_APPEND_SQL + ("; COMMIT" if commit else ""), params)
         pk, seq, prev_hash, hash_ = cursor.fetchone()
     return AuditEvent(id=pk, seq=seq, prev_hash=prev_hash, hash=hash_, **fields)
 

@@ -126,8 +126,8 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=1, help="threads per gthread worker")
     parser.add_argument("--only", help="comma-separated scenario names")
     parser.add_argument("--without-rls", action="store_true",
-                        help="measure without row-level security (policies disabled, no per-transaction "
-                             "tenant setting): only to price RLS, never a way to run Tessera")
+                        help="measure with the row-level security policies disabled, to price them "
+                             "(the per-transaction tenant setting stays: it also fills tenant_id defaults)")
     parser.add_argument("--output", default=str(ROOT / "bench" / "results" / "latest.md"))
     args = parser.parse_args()
     for tool in ("wrk", "taskset"):
@@ -144,12 +144,12 @@ def main() -> int:
     try:
         # The production roles (README, Database roles): the owner migrates, the application
         # role (no ownership, no BYPASSRLS) serves and provisions.
-        cluster.psql("CREATE ROLE tessera_owner LOGIN; CREATE ROLE tessera_app LOGIN; "
-                     "CREATE DATABASE tessera OWNER tessera_owner")
+        cluster.psql("CREATE ROLE tessera_owner LOGIN; CREATE ROLE tessera_app LOGIN")
+        cluster.psql("CREATE DATABASE tessera OWNER tessera_owner")
         port = free_port()
         env = {
             **os.environ,
-            "DJANGO_SETTINGS_MODULE": "bench.settings_without_rls" if args.without_rls else "settings.production",
+            "DJANGO_SETTINGS_MODULE": "settings.production",
             "DATABASE_URL": cluster.url("tessera", user="tessera_app"),
             "TESSERA_DATABASE_APP_ROLE": "tessera_app",
             "DB_CONN_MAX_AGE": "600",
@@ -259,7 +259,7 @@ def main() -> int:
             f"{f' ({args.threads} threads)' if args.threads > 1 else ''} and PostgreSQL "
             f"{cluster.psql('SHOW server_version').strip()} pinned to core {SERVER_CPU}, wrk on core {LOAD_CPU}; "
             f"{args.runs} runs of {args.duration}s after a {args.warmup}s warm-up, median shown; "
-            f"row-level security {'OFF (--without-rls, for comparison only)' if args.without_rls else 'on'}.",
+            f"row-level security {'policies OFF (--without-rls, for comparison only)' if args.without_rls else 'on'}.",
             "",
             f"Machine reference (Django JSON view, no middleware, same gunicorn): {reference:.0f}/s here "
             f"against {REFERENCE_RATE}/s where the targets were set; \"scaled target\" = target x "

@@ -221,7 +221,9 @@ class TesseraOAuth2Validator(OAuth2Validator):
             self._audit_issue(token, request)
             return None
         grant = getattr(request, "tessera_grant", None)
-        with transaction.atomic():
+        # No savepoint: the token request is one transaction (TenantMiddleware), and an error
+        # here must roll all of it back, not just this block.
+        with transaction.atomic(savepoint=False):
             saved = self._save_bearer_token(token, request, *args, **kwargs)
             if grant is not None and Grant.objects.select_for_update().filter(
                 pk=grant.pk, replayed_at__isnull=False

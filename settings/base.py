@@ -51,6 +51,7 @@ MIDDLEWARE = [
     "corsheaders.middleware.CorsMiddleware",
     # Resolves /t/<slug>/ before sessions, so the session cookie can be scoped to the tenant.
     "tenants.middleware.TenantMiddleware",
+    "audit.middleware.AuditChainMiddleware",
     "tenants.sessions.TenantSessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

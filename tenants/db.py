@@ -25,7 +25,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
-from psycopg.pq import TransactionStatus
+import psycopg
+from psycopg.pq import ExecStatus, TransactionStatus
 from django.db.backends.signals import connection_created
 
 from tenants.context import get_current_tenant
@@ -50,21 +51,45 @@ def rls_execute_wrapper(execute, sql, params, many, context: dict[str, Any]):
             return execute(sql, params, many, context)
         with transaction.atomic(using=wrapper.alias):
             return rls_execute_wrapper(execute, sql, params, many, context)  # now in a transaction
+    pg = wrapper.connection
+    status = pg.info.transaction_status
+    if status == TransactionStatus.IDLE:
+        wrapper._tessera_rls_value = _UNKNOWN  # a new transaction begins with this statement
     if isinstance(sql, str) and sql.startswith(_SAVEPOINT_STATEMENTS):
-        try:  # transaction control reads no rows: no setting needed
+        try:  # transaction control reads no rows: no setting needed (yet)
             return execute(sql, params, many, context)
         finally:
             if sql.startswith("ROLLBACK TO"):
                 # The rollback may have undone a set_config made after the savepoint.
                 wrapper._tessera_rls_value = _UNKNOWN
-    pg = wrapper.connection
-    status = pg.info.transaction_status
+                savepoint_id = sql[len("ROLLBACK TO SAVEPOINT "):].strip().strip('"')
+                for listener in savepoint_rollback_listeners:
+                    listener(savepoint_id)
     if status == TransactionStatus.IDLE:
-        wrapper._tessera_rls_value = _UNKNOWN  # a new transaction begins with this statement
-    if status != TransactionStatus.INERROR and getattr(wrapper, "_tessera_rls_value", _UNKNOWN) != value:
+        _begin(pg, value)  # BEGIN and the setting in one round trip
+        wrapper._tessera_rls_value = value
+    elif status != TransactionStatus.INERROR and getattr(wrapper, "_tessera_rls_value", _UNKNOWN) != value:
         pg.execute(_SET_SQL, [value])
         wrapper._tessera_rls_value = value
     return execute(sql, params, many, context)
+
+
+def _begin(pg, value: str) -> None:
+    """Open the transaction psycopg would open, with the setting, in one simple query.
+
+    psycopg sends its own BEGIN only while libpq reports the connection idle, so after this
+    it carries on inside our transaction. ``value`` is a tenant's integer key or empty.
+    """
+    if value and not value.isdigit():
+        raise ValueError(f"not a tenant key: {value!r}")
+    result = pg.pgconn.exec_(b"BEGIN; SELECT set_config('app.tenant_id', '" + value.encode() + b"', true)")
+    if result.status != ExecStatus.TUPLES_OK:
+        raise psycopg.OperationalError(
+            f"could not begin the tenant's transaction: {result.error_message.decode(errors='replace')}")
+
+
+# Called with the savepoint id after each ROLLBACK TO SAVEPOINT (audit drops deferred events).
+savepoint_rollback_listeners: list = []
 
 
 def install(sender, connection, **kwargs) -> None:

@@ -85,7 +85,7 @@ class Migration(migrations.Migration):
             options={
                 'ordering': ['tenant', 'seq'],
                 'base_manager_name': 'unscoped',
-                'indexes': [models.Index(fields=['tenant', 'occurred'], name='audit_event_time'), models.Index(fields=['tenant', 'subject', 'occurred'], name='audit_event_subject'), models.Index(fields=['tenant', 'ip', 'occurred'], name='audit_event_ip'), models.Index(fields=['tenant', 'action', 'occurred'], name='audit_event_action')],
+                'indexes': [models.Index(condition=models.Q(('action__in', ['auth.login.failed', 'auth.login.succeeded'])), fields=['tenant', 'subject', 'occurred'], name='audit_signin_subject'), models.Index(condition=models.Q(('action__in', ['auth.login.failed', 'auth.login.succeeded'])), fields=['tenant', 'ip', 'occurred'], name='audit_signin_ip')],
                 'constraints': [models.UniqueConstraint(fields=('tenant', 'seq'), name='audit_event_seq_unique')],
             },
             managers=[

@@ -279,3 +279,25 @@ def test_each_committed_event_is_one_json_log_line(world_a, caplog):
 def test_unknown_actions_are_refused(world_a):
     with tenant_context(world_a.tenant), pytest.raises(ValueError, match="Unknown audit action"):
         record("user.teleported", actor=system_actor("pytest"))
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_events_chained_at_commit_follow_their_savepoints(world_a):
+    """In a request, events are chained as the transaction's last statement; an event whose
+    savepoint rolled back (the change it recorded was undone) never reaches the trail."""
+    actor = system_actor("pytest")
+    with tenant_context(world_a.tenant):
+        before = AuditEvent.objects.count()
+        with services.chained_at_commit(), transaction.atomic():
+            record(Action.ADMIN_ACTION, actor=actor, details={"n": "kept 1"})
+            with pytest.raises(RuntimeError), transaction.atomic():
+                record(Action.ADMIN_ACTION, actor=actor, details={"n": "undone"})
+                raise RuntimeError
+            with transaction.atomic():
+                record(Action.ADMIN_ACTION, actor=actor, details={"n": "kept 2"})
+            assert AuditEvent.objects.count() == before  # nothing chained yet
+            services.flush()
+        kept = list(AuditEvent.objects.filter(seq__gt=before).values_list("details__n", flat=True))
+        assert kept == ["kept 1", "kept 2"]
+        assert verify_chain().ok

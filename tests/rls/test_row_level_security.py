@@ -280,3 +280,18 @@ def test_concurrent_tenants_on_reused_connections_never_see_each_others_setting(
     for thread in threads:
         thread.join(timeout=120)
     assert errors == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_transaction_that_starts_with_a_savepoint_still_gets_its_tenant(world_a):
+    """Found by the benchmark: on a reused connection, a transaction whose first statement is
+    a SAVEPOINT (a nested atomic block, as in DOT's token saving) must not run on the
+    previous transaction's bookkeeping and miss its set_config."""
+    with tenant_context(world_a.tenant):
+        with transaction.atomic():
+            assert User.objects.count() == 1
+        with transaction.atomic():
+            with transaction.atomic():  # SAVEPOINT is this transaction's first statement
+                assert User.objects.count() == 1
+                User.objects.create(username="bob", email="bob@acme.example")
+        assert User.objects.count() == 2
