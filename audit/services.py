@@ -1,7 +1,8 @@
 """Recording, verifying and purging audit events.
 
 ``record()`` writes an event in the caller's transaction (so it commits or rolls back with
-the change it records), links it into the tenant's hash chain, and, once the transaction
+the change it records), links it into the tenant's hash chain (inside a tenant request: as
+the transaction's last statement, see ``chained_at_commit``), and, once the transaction
 commits, writes it as one JSON line to the ``tessera.audit`` logger.
 
 The chain: ``content_hash = sha256(canonical JSON of the event's fields)`` and
@@ -282,17 +283,23 @@ class Verification:
     reason: str = ""
 
 
-def _events() -> Iterator[AuditEvent]:
-    return AuditEvent.objects.order_by("seq").iterator(chunk_size=2000)
+def _events(through_seq: int) -> Iterator[AuditEvent]:
+    return AuditEvent.objects.filter(seq__lte=through_seq).order_by("seq").iterator(chunk_size=2000)
 
 
 def verify_chain() -> Verification:
-    """Walk the current tenant's chain; report the first event whose link does not hold."""
+    """Walk the current tenant's chain; report the first event whose link does not hold.
+
+    The head is read first and the walk stops at its position, so events appended while
+    verifying (a live system) are left for the next run instead of looking like a break.
+    """
+    head = ChainHead.objects.first()
+    through_seq = head.seq if head is not None else 0
     expected_prev: str | None = None
     expected_seq: int | None = None
     checked = 0
     first_seq = last_seq = None
-    for event in _events():
+    for event in _events(through_seq):
         if first_seq is None:
             first_seq = event.seq
             expected_prev, reason = _chain_start(event)
@@ -311,7 +318,6 @@ def verify_chain() -> Verification:
         expected_prev, expected_seq = event.hash, event.seq + 1
         checked += 1
         last_seq = event.seq
-    head = ChainHead.objects.first()
     if head is not None and (head.seq != (last_seq or 0) or head.last_hash != (expected_prev or GENESIS_HASH)):
         return Verification(False, checked, first_seq, last_seq, (last_seq or 0) + 1,
                             f"the chain head is at {head.seq} but the last event is {last_seq} (events deleted)")

@@ -301,3 +301,20 @@ def test_events_chained_at_commit_follow_their_savepoints(world_a):
         kept = list(AuditEvent.objects.filter(seq__gt=before).values_list("details__n", flat=True))
         assert kept == ["kept 1", "kept 2"]
         assert verify_chain().ok
+
+
+@pytest.mark.django_db(transaction=True)
+def test_verification_ignores_events_appended_while_it_runs(world_a):
+    """A live system keeps appending: the walk stops at the head it read first."""
+    calls = []
+    real_events = services._events
+
+    def events_then_append(through_seq):
+        for event in real_events(through_seq):
+            if not calls:
+                calls.append(record(Action.ADMIN_ACTION, actor=system_actor("pytest")))
+            yield event
+
+    with tenant_context(world_a.tenant), mock.patch.object(services, "_events", events_then_append):
+        result = verify_chain()
+    assert calls and result.ok, result
