@@ -4,8 +4,9 @@ Every tenant table has a policy ``tenant_id = tessera_current_tenant()``, a SQL 
 reading the transaction-local setting ``app.tenant_id`` (see tenants.rls). This module
 makes that setting follow the tenant context, for every statement Django sends:
 
-- Inside a transaction, the first statement is preceded by
-  ``set_config('app.tenant_id', <tenant>, true)``. ``true`` makes it transaction-local:
+- The transaction is opened by this module, as one simple query
+  ``BEGIN; SELECT set_config('app.tenant_id', <tenant>, true)`` sent just before its first
+  statement (no round trip of its own). ``true`` makes the setting transaction-local:
   COMMIT or ROLLBACK clears it, so it can never outlive the transaction, whether the
   connection is persistent (CONN_MAX_AGE) or pgbouncer hands the server connection to
   another client at the next transaction (transaction pooling).
@@ -24,17 +25,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import transaction
 import psycopg
-from psycopg.pq import ExecStatus, TransactionStatus
+from django.db import transaction
 from django.db.backends.signals import connection_created
+from psycopg.pq import ExecStatus, TransactionStatus
 
 from tenants.context import get_current_tenant
 
 SETTING = "app.tenant_id"
 _SET_SQL = "SELECT set_config('app.tenant_id', %s, true)"
-_UNKNOWN = object()
-_SAVEPOINT_STATEMENTS = ("SAVEPOINT ", "RELEASE SAVEPOINT ", "ROLLBACK TO SAVEPOINT ")  # no setting made in the current transaction yet
+_UNKNOWN = object()  # no setting made in the current transaction yet
+_SAVEPOINT_STATEMENTS = ("SAVEPOINT ", "RELEASE SAVEPOINT ", "ROLLBACK TO SAVEPOINT ")
 
 
 def _tenant_value() -> str:
