@@ -318,3 +318,19 @@ def test_verification_ignores_events_appended_while_it_runs(world_a):
     with tenant_context(world_a.tenant), mock.patch.object(services, "_events", events_then_append):
         result = verify_chain()
     assert calls and result.ok, result
+
+
+@pytest.mark.django_db(transaction=True)
+def test_django_admin_actions_are_audited(world_a):
+    from django.contrib.admin.models import CHANGE, LogEntry
+    from django.contrib.contenttypes.models import ContentType
+
+    from accounts.models import User
+
+    with tenant_context(world_a.tenant):
+        LogEntry.objects.create(user=world_a.user, content_type=ContentType.objects.get_for_model(User),
+                                object_id=str(world_a.user.pk), object_repr="alice", action_flag=CHANGE,
+                                change_message='[{"changed": {"fields": ["Email"]}}]')
+        event = AuditEvent.objects.filter(action=Action.ADMIN_ACTION).get()
+    assert event.actor_id == str(world_a.user.uid) and event.target_id == str(world_a.user.pk)
+    assert event.details == {"flag": "Change", "object": "alice", "change": "Changed Email."}
