@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from datetime import timedelta
+from unittest import mock
 
 import pytest
 from django.contrib.admin.models import ADDITION, LogEntry
@@ -295,3 +296,15 @@ def test_a_transaction_that_starts_with_a_savepoint_still_gets_its_tenant(world_
                 assert User.objects.count() == 1
                 User.objects.create(username="bob", email="bob@acme.example")
         assert User.objects.count() == 2
+
+
+@pytest.mark.django_db(databases=["default", "owner"])
+def test_the_deploy_check_refuses_a_role_that_could_bypass_rls():
+    from tenants.roles import check_database_role
+
+    assert check_database_role(databases=["default"]) == []
+    assert database_role_problems("owner") == [
+        "connects as the owner of the tables (it could disable row-level security)"]
+    with mock.patch("tenants.roles.database_role_problems", return_value=["connects as a superuser, x"]):
+        [error] = check_database_role(databases=["default"])
+    assert error.id == "tessera.E001" and "superuser" in error.msg
