@@ -34,12 +34,10 @@ WHERE tenant_id = %(tenant_id)s AND action IN ('auth.login.failed', 'auth.login.
 """
 
 
-def assess(subject: str, ip: str, device: str, outcome: str) -> tuple[int, list[str]]:
+def assess(tenant_id: int, subject: str, ip: str, device: str) -> tuple[int, list[str]]:
     """(score, reasons) for an authentication attempt by ``subject`` from ``ip``/``device``."""
-    from tenants.context import require_tenant
-
     params = {"subject": subject, "ip": ip, "device": device, "since": timezone.now() - WINDOW,
-              "tenant_id": require_tenant().pk}
+              "tenant_id": tenant_id}
     with connection.cursor() as cursor:
         cursor.execute(_SQL, params)
         user_failures, ip_failures, successes, seen_device, seen_ip = (int(v) for v in cursor.fetchone())

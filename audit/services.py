@@ -125,7 +125,7 @@ def record(
     tenant = require_tenant()
     info = context.current()
     subject = subject.lower()[:255]
-    score, reasons = (risk.assess(subject, info.ip, info.device, outcome)
+    score, reasons = (risk.assess(tenant.pk, subject, info.ip, info.device)
                       if assess_risk and subject else (0, []))
     fields = {
         "tenant_id": tenant.pk,

@@ -32,7 +32,6 @@ from psycopg.pq import ExecStatus, TransactionStatus
 
 from tenants.context import get_current_tenant
 
-SETTING = "app.tenant_id"
 _SET_SQL = "SELECT set_config('app.tenant_id', %s, true)"
 _UNKNOWN = object()  # no setting made in the current transaction yet
 _SAVEPOINT_STATEMENTS = ("SAVEPOINT ", "RELEASE SAVEPOINT ", "ROLLBACK TO SAVEPOINT ")
