@@ -84,11 +84,18 @@ class AuditEvent(TenantOwned):
     details = models.JSONField(default=dict, help_text="Sanitised: no secret, token, code or password.")
     prev_hash = models.CharField(max_length=64, editable=False)
     hash = models.CharField(max_length=64, editable=False)
+    spool_id = models.CharField(max_length=32, null=True, blank=True, editable=False,
+                                help_text="Redis stream entry id of a spooled event (audit.spool); "
+                                          "makes a second delivery a no-op. Not hashed: a delivery detail.")
 
     class Meta:
         base_manager_name = "unscoped"
         ordering = ["tenant", "seq"]
-        constraints = [models.UniqueConstraint(fields=["tenant", "seq"], name="audit_event_seq_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "seq"], name="audit_event_seq_unique"),
+            models.UniqueConstraint(fields=["tenant", "spool_id"], name="audit_event_spool_id_unique",
+                                    condition=models.Q(spool_id__isnull=False)),
+        ]
         # Few indexes: every token grant writes an event. The risk signals read sign-in
         # events only, so their indexes are partial; (tenant, seq) serves verification,
         # retention and time-ordered listing.

@@ -27,6 +27,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from audit import context, risk
+from audit import spool as audit_spool
 from audit.models import GENESIS_HASH, Action, ActorType, AuditEvent, ChainHead, Outcome
 from tenants.context import require_tenant
 
@@ -109,6 +110,9 @@ def link_hash(prev_hash: str, content: str) -> str:
     return hashlib.sha256((prev_hash + content).encode()).hexdigest()
 
 
+_ACTIONS = frozenset(Action.values)  # Action.values builds a new list on every access
+
+
 def record(
     action: str,
     *,
@@ -118,9 +122,15 @@ def record(
     subject: str = "",
     details: dict | None = None,
     assess_risk: bool = False,
-) -> AuditEvent:
-    """Append an event to the current tenant's chain, in the current transaction."""
-    if action not in Action.values:
+    spool: bool = False,
+) -> AuditEvent | None:
+    """Append an event to the current tenant's chain, in the current transaction.
+
+    Returns the stored event, or None when it is chained later: at the request's commit
+    (``chained_at_commit``), or, with ``spool=True`` and a spool configured, by a shipper
+    (audit.spool: for events of requests that write nothing else, stateless grants).
+    """
+    if action not in _ACTIONS:
         raise ValueError(f"Unknown audit action {action!r}: add it to audit.models.Action.")
     tenant = require_tenant()
     info = context.current()
@@ -146,12 +156,20 @@ def record(
         "risk_reasons": reasons,
         "details": sanitise(details or {}),
     }
-    content = content_hash(fields)
+    spool = spool and audit_spool.enabled()
     pending = _pending.get()
     if pending is not None and connection.vendor == "postgresql" and connection.in_atomic_block:
-        # Inside a tenant request: chained at flush(), just before COMMIT (decision 23).
-        pending.append(_Pending(fields, content, tuple(connection.savepoint_ids)))
-        return AuditEvent(**fields)
+        # Inside a tenant request: chained at flush(), just before COMMIT (decision 23), or
+        # spooled there, once the response is known to succeed.
+        pending.append(_Pending(fields, tuple(connection.savepoint_ids), spool))
+        return None
+    if spool and audit_spool.push([fields]):
+        return None
+    return _append_now(fields)
+
+
+def _append_now(fields: dict[str, Any]) -> AuditEvent:
+    content = content_hash(fields)
     with transaction.atomic(savepoint=False):
         if connection.vendor == "postgresql":
             event = _append_postgresql(fields, content)
@@ -164,8 +182,8 @@ def record(
 @dataclass
 class _Pending:
     fields: dict[str, Any]
-    content: str
     savepoints: tuple  # Django's savepoint ids open when it was recorded
+    spool: bool = False
 
 
 _pending: ContextVar[list[_Pending] | None] = ContextVar("tessera_audit_pending", default=None)
@@ -200,10 +218,30 @@ def flush(*, commit: bool = False) -> None:
     if not pending:
         return
     events, pending[:] = list(pending), []
+    spooled = [item.fields for item in events if item.spool]
+    if spooled and audit_spool.push(spooled):
+        events = [item for item in events if not item.spool]
     commit = commit and len(connection.atomic_blocks) == 1 and not connection.needs_rollback
     for n, item in enumerate(events, start=1):
-        event = _append_postgresql(item.fields, item.content, commit=commit and n == len(events))
+        event = _append_postgresql(item.fields, content_hash(item.fields), commit=commit and n == len(events))
         transaction.on_commit(lambda event=event: _log(event), robust=True)
+
+
+def append_batch(items: list[tuple[dict[str, Any], str | None]]) -> list[AuditEvent]:
+    """Chain several events of the current tenant at once, in the current transaction: lock
+    the chain head, one multi-row INSERT, move the head (the spool's shipper)."""
+    head, _ = ChainHead.objects.select_for_update().get_or_create(tenant_id=items[0][0]["tenant_id"])
+    seq, prev_hash = head.seq, head.last_hash
+    events = []
+    for fields, spool_id in items:
+        seq += 1
+        hash_ = link_hash(prev_hash, content_hash(fields))
+        events.append(AuditEvent(seq=seq, prev_hash=prev_hash, hash=hash_, spool_id=spool_id, **fields))
+        prev_hash = hash_
+    AuditEvent.objects.bulk_create(events)
+    ChainHead.objects.filter(pk=head.pk).update(seq=seq, prev_hash=events[-1].prev_hash, last_hash=prev_hash)
+    transaction.on_commit(lambda: [_log(event) for event in events], robust=True)
+    return events
 
 
 def _savepoint_rolled_back(savepoint_id: str) -> None:

@@ -37,6 +37,7 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from devtools.pgcluster import start_cluster  # noqa: E402
+from devtools.redisserver import start_redis  # noqa: E402
 
 LUA = ROOT / "bench" / "lua"
 SERVER_CPU, LOAD_CPU = "0", "1"
@@ -116,6 +117,24 @@ def worker_rss_mb(master_pid: int) -> list[float]:
     return sizes
 
 
+def audit_summary(py: str, env: dict, redis_server) -> str:
+    """After the load: the spool drains, and the tenant's whole chain verifies (nothing lost)."""
+    if redis_server:
+        import redis
+
+        client = redis.Redis.from_url(redis_server.url)
+        started = time.monotonic()
+        while client.xlen("tessera:audit") and time.monotonic() - started < 120:
+            time.sleep(0.5)
+        left, drained_in = client.xlen("tessera:audit"), time.monotonic() - started
+    verify = subprocess.run([py, "manage.py", "verify_audit", "--tenant", TENANT], cwd=ROOT, env=env,
+                            capture_output=True, text=True)
+    result = (verify.stdout.strip() or verify.stderr.strip()).splitlines()[-1]
+    spool = (f"; audit spool {'empty' if not left else f'still holds {left}'} {drained_in:.1f} s after the load"
+             if redis_server else "")
+    return f"Audit trail after the run: `verify_audit --tenant {TENANT}` -> {result}{spool}."
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=int, default=10, help="seconds per measured run")
@@ -128,11 +147,14 @@ def main() -> int:
     parser.add_argument("--without-rls", action="store_true",
                         help="measure with the row-level security policies disabled, to price them "
                              "(the per-transaction tenant setting stays: it also fills tenant_id defaults)")
+    parser.add_argument("--without-spool", action="store_true",
+                        help="no audit spool: stateless grants write their audit event synchronously "
+                             "(decision 17), to compare with the spool (decision 25)")
     parser.add_argument("--output", default=str(ROOT / "bench" / "results" / "latest.md"))
     args = parser.parse_args()
-    for tool in ("wrk", "taskset"):
+    for tool in ("wrk", "taskset", "redis-server"):
         if not shutil.which(tool):
-            print(f"error: {tool} not found (apt-get install wrk util-linux)", file=sys.stderr)
+            print(f"error: {tool} not found (apt-get install wrk util-linux redis-server)", file=sys.stderr)
             return 2
     if (os.cpu_count() or 1) < 2:
         print("error: needs two cores (one for the server, one for the load)", file=sys.stderr)
@@ -140,7 +162,8 @@ def main() -> int:
 
     work = Path(tempfile.mkdtemp(prefix="tessera-bench-"))
     cluster = start_cluster(cpus=SERVER_CPU)
-    gunicorn = None
+    redis_server = None if args.without_spool else start_redis(cpus=SERVER_CPU)
+    gunicorn = shipper = None
     try:
         # The production roles (README, Database roles): the owner migrates, the application
         # role (no ownership, no BYPASSRLS) serves and provisions.
@@ -160,6 +183,7 @@ def main() -> int:
             "SECURE_SSL_REDIRECT": "false",
             "LOG_LEVEL": "WARNING",
             "PYTHONPATH": str(ROOT),
+            "TESSERA_AUDIT_SPOOL_URL": redis_server.url if redis_server else "",
         }
         py = sys.executable
         subprocess.run([py, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, check=True,
@@ -181,6 +205,9 @@ def main() -> int:
              "--backlog", "2048"],
             cwd=ROOT, env=env, start_new_session=True,
         )
+        if redis_server:  # the audit shipper shares the server's core with gunicorn and PostgreSQL
+            shipper = subprocess.Popen(["taskset", "-c", SERVER_CPU, py, "manage.py", "ship_audit"],
+                                       cwd=ROOT, env=env, start_new_session=True, stdout=subprocess.DEVNULL)
         base = f"http://127.0.0.1:{port}"
         wait_until_up(f"{base}/t/{TENANT}/jwks.json")
 
@@ -232,6 +259,7 @@ def main() -> int:
             scenarios = [s for s in scenarios if any(w in s.name for w in wanted)]
 
         rows = []
+        served_ok: dict[str, int] = {}  # successful responses, warm-ups included
         token_offset = 0
         all_tokens = refresh_file.read_text().split()
         for scenario in scenarios:
@@ -243,6 +271,7 @@ def main() -> int:
                     token_offset += 2500 * args.duration
                     scenario.env["BENCH_TOKENS"] = str(chunk)
                 result = run_wrk(base, scenario, args.warmup if run == 0 else args.duration)
+                served_ok[scenario.name] = served_ok.get(scenario.name, 0) + result["ok"]
                 if run:
                     results.append(result)
             results.sort(key=lambda r: r["rate"])
@@ -251,6 +280,17 @@ def main() -> int:
                          [round(r["rate"]) for r in results]))
             print(f"{scenario.name}: {rows[-1][1]:.0f}/s (runs {rows[-1][3]})", file=sys.stderr)
         rss = worker_rss_mb(gunicorn.pid)
+        audit_line = audit_summary(py, env, redis_server)
+        jwt_ok = served_ok.get("client credentials (JWT, ES256)")
+        if jwt_ok:
+            jwt_client = base64.b64decode(info["cc_jwt_auth"].split()[1]).decode().split(":")[0]
+            events = cluster.psql(
+                "SELECT set_config('app.tenant_id', (SELECT id FROM tenants_tenant WHERE slug = "
+                f"'{TENANT}')::text, false); SELECT count(*) FROM audit_auditevent WHERE action = "
+                f"'token.issued' AND actor_id = '{jwt_client}'", dbname="tessera").split()[-1]
+            audit_line += (f" JWT client-credentials grants: {jwt_ok} successful responses counted by wrk, "
+                           f"{events} `token.issued` events in the chain (a response in flight when a run "
+                           f"ends is issued but not counted).")
 
         cpu = re.search(r"model name\s*:\s*(.*)", Path("/proc/cpuinfo").read_text())
         lines = [
@@ -259,7 +299,9 @@ def main() -> int:
             f"{f' ({args.threads} threads)' if args.threads > 1 else ''} and PostgreSQL "
             f"{cluster.psql('SHOW server_version').strip()} pinned to core {SERVER_CPU}, wrk on core {LOAD_CPU}; "
             f"{args.runs} runs of {args.duration}s after a {args.warmup}s warm-up, median shown; "
-            f"row-level security {'policies OFF (--without-rls, for comparison only)' if args.without_rls else 'on'}.",
+            f"row-level security {'policies OFF (--without-rls, for comparison only)' if args.without_rls else 'on'}; "
+            + ("audit events of stateless grants written synchronously (--without-spool)." if args.without_spool
+               else "audit spool on (Redis appendfsync always and the shipper on the server's core)."),
             "",
             f"Machine reference (Django JSON view, no middleware, same gunicorn): {reference:.0f}/s here "
             f"against {REFERENCE_RATE}/s where the targets were set; \"scaled target\" = target x "
@@ -276,15 +318,19 @@ def main() -> int:
                          f"{median['p50_us'] / 1000:.1f} | {median['p99_us'] / 1000:.1f} | {runs} |")
         lines.append(f"| RSS per worker (MB) | {max(rss):.0f} (max of {', '.join(f'{r:.0f}' for r in rss)}) "
                      f"| 120 | 120 | | | |")
+        lines += ["", audit_line]
         table = "\n".join(lines)
         print(table)
         Path(args.output).parent.mkdir(parents=True, exist_ok=True)
         Path(args.output).write_text(table + "\n")
         return 0
     finally:
-        if gunicorn is not None:
-            os.killpg(gunicorn.pid, signal.SIGTERM)
-            gunicorn.wait(timeout=30)
+        for process in (gunicorn, shipper):
+            if process is not None:
+                os.killpg(process.pid, signal.SIGTERM)
+                process.wait(timeout=30)
+        if redis_server:
+            redis_server.stop()
         cluster.stop()
         shutil.rmtree(work, ignore_errors=True)
 

@@ -217,8 +217,9 @@ class TesseraOAuth2Validator(OAuth2Validator):
         if request.grant_type == "client_credentials" and client.access_token_format == AccessTokenFormat.JWT:
             # Stateless by design (docs/decisions.md): a self-contained, short-lived JWT with
             # no refresh token and no user needs no token row; resource servers validate it
-            # locally. Its issue is still audited, synchronously (decision 17).
-            self._audit_issue(token, request)
+            # locally. Its issue is still audited: through the audit spool when one is
+            # configured (durable, batched: decision 25), else synchronously (decision 17).
+            self._audit_issue(token, request, spool=True)
             return None
         grant = getattr(request, "tessera_grant", None)
         # No savepoint: the token request is one transaction (TenantMiddleware), and an error
@@ -233,8 +234,9 @@ class TesseraOAuth2Validator(OAuth2Validator):
             self._audit_issue(token, request)
             return saved
 
-    def _audit_issue(self, token, request) -> None:
-        """token.issued / token.refreshed, in the transaction that saved the tokens."""
+    def _audit_issue(self, token, request, *, spool: bool = False) -> None:
+        """token.issued / token.refreshed, in the transaction that saved the tokens (or, for a
+        stateless grant, through the audit spool)."""
         client, user = request.client, request.user
         family = self._family_and_authn(request, getattr(request, "refresh_token_instance", None))["family"]
         audit.record(
@@ -248,6 +250,7 @@ class TesseraOAuth2Validator(OAuth2Validator):
                 "oidc": "id_token" in token, "family": str(family) if family else None,
                 "expires_in": token.get("expires_in"),
             },
+            spool=spool,
         )
 
     def revoke_token(self, token, token_type_hint, request, *args, **kwargs):

@@ -177,6 +177,7 @@ TESSERA = {
     "REFRESH_TOKEN_LIFETIME": env_int("TESSERA_REFRESH_TOKEN_LIFETIME", 30 * 24 * 3600),
     "LOOKUP_CACHE_SECONDS": env_int("TESSERA_LOOKUP_CACHE_SECONDS", 5),
     "DATABASE_APP_ROLE": env_str("TESSERA_DATABASE_APP_ROLE"),
+    "AUDIT_SPOOL_URL": env_str("TESSERA_AUDIT_SPOOL_URL"),
 }
 
 # django-oauth-toolkit: models swapped for tenant-aware ones, every RFC 9700 gate on.

@@ -25,6 +25,9 @@ DEFAULTS: dict[str, Any] = {
     # PostgreSQL role the application serves as; `migrate` (run as the owner) grants it
     # its privileges. Empty: no grants (single-role development set-ups).
     "DATABASE_APP_ROLE": "",
+    # Redis URL of the audit spool (audit.spool): the durable, batched path for the audit
+    # events of stateless grants. Empty: those events are written synchronously too.
+    "AUDIT_SPOOL_URL": "",
     # Algorithms a tenant publishes keys for; ID tokens default to the first.
     "SIGNING_ALGORITHMS": ["RS256", "ES256"],
 }

@@ -142,3 +142,41 @@ def pytest_runtest_setup(item):
         if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
             pytest.fail("this test needs PostgreSQL, and CI must run it")
         pytest.skip("needs PostgreSQL (apt-get install postgresql); `make test` starts a throwaway cluster")
+
+
+def _in_ci() -> bool:
+    import os
+
+    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    """A throwaway redis-server configured as the audit spool needs (appendfsync always).
+
+    Skipped outside CI on a machine without redis-server; in CI a missing Redis fails."""
+    from devtools.redisserver import start_redis
+
+    try:
+        server = start_redis()
+    except RuntimeError as exc:
+        if _in_ci():
+            pytest.fail(f"this test needs Redis, and CI must run it: {exc}")
+        pytest.skip(f"needs Redis: {exc}")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def audit_spool(redis_server, settings):
+    """The audit spool switched on, on an empty stream; yields the Redis client."""
+    import redis
+
+    from audit import spool
+
+    client = redis.Redis.from_url(redis_server.url, decode_responses=True)
+    client.delete(spool.STREAM)
+    settings.TESSERA = {**settings.TESSERA, "AUDIT_SPOOL_URL": redis_server.url}
+    yield client
+    client.delete(spool.STREAM)
+    client.close()
