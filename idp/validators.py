@@ -215,10 +215,10 @@ class TesseraOAuth2Validator(OAuth2Validator):
         if "refresh_token" in token and GrantType.REFRESH_TOKEN not in client.grant_types:
             del token["refresh_token"]
         if request.grant_type == "client_credentials" and client.access_token_format == AccessTokenFormat.JWT:
-            # Stateless by design (docs/decisions.md): a self-contained, short-lived JWT with
-            # no refresh token and no user needs no token row; resource servers validate it
-            # locally. Its issue is still audited: through the audit spool when one is
-            # configured (durable, batched: decision 25), else synchronously (decision 17).
+            # Stateless by design (docs/decisions.md 13): a self-contained, short-lived JWT
+            # with no refresh token and no user needs no token row; resource servers validate
+            # it locally. Its issue is still audited: through the audit spool when one is
+            # configured (durable, batched: decision 25), else synchronously (decision 21).
             self._audit_issue(token, request, spool=True)
             return None
         grant = getattr(request, "tessera_grant", None)
