@@ -169,12 +169,10 @@ def record(
 
 
 def _append_now(fields: dict[str, Any]) -> AuditEvent:
-    content = content_hash(fields)
     with transaction.atomic(savepoint=False):
-        if connection.vendor == "postgresql":
-            event = _append_postgresql(fields, content)
-        else:
-            event = _append_portable(fields, content)
+        if connection.vendor != "postgresql":  # SQLite: writers are serialised anyway
+            return append_batch([(fields, None)])[0]
+        event = _append_postgresql(fields, content_hash(fields))
         transaction.on_commit(lambda: _log(event), robust=True)
     return event
 
@@ -229,7 +227,7 @@ def flush(*, commit: bool = False) -> None:
 
 def append_batch(items: list[tuple[dict[str, Any], str | None]]) -> list[AuditEvent]:
     """Chain several events of the current tenant at once, in the current transaction: lock
-    the chain head, one multi-row INSERT, move the head (the spool's shipper)."""
+    the chain head, one multi-row INSERT, move the head (the spool's shipper; SQLite)."""
     head, _ = ChainHead.objects.select_for_update().get_or_create(tenant_id=items[0][0]["tenant_id"])
     seq, prev_hash = head.seq, head.last_hash
     events = []
@@ -285,15 +283,6 @@ def _append_postgresql(fields: dict, content: str, *, commit: bool = False) -> A
         cursor.execute(_APPEND_SQL + ("; COMMIT" if commit else ""), params)
         pk, seq, prev_hash, hash_ = cursor.fetchone()
     return AuditEvent(id=pk, seq=seq, prev_hash=prev_hash, hash=hash_, **fields)
-
-
-def _append_portable(fields: dict, content: str) -> AuditEvent:
-    """The same with the ORM (SQLite, where writers are serialised anyway)."""
-    head, _ = ChainHead.objects.select_for_update().get_or_create(tenant_id=fields["tenant_id"])
-    seq, prev_hash = head.seq + 1, head.last_hash
-    hash_ = link_hash(prev_hash, content)
-    ChainHead.objects.filter(pk=head.pk).update(seq=seq, prev_hash=prev_hash, last_hash=hash_)
-    return AuditEvent.objects.create(seq=seq, prev_hash=prev_hash, hash=hash_, **fields)
 
 
 def as_json(event: AuditEvent) -> dict[str, Any]:

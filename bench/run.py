@@ -36,6 +36,7 @@ import requests
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from audit.spool import STREAM as AUDIT_STREAM  # noqa: E402
 from devtools.pgcluster import start_cluster  # noqa: E402
 from devtools.redisserver import start_redis  # noqa: E402
 
@@ -124,9 +125,9 @@ def audit_summary(py: str, env: dict, redis_server) -> str:
 
         client = redis.Redis.from_url(redis_server.url)
         started = time.monotonic()
-        while client.xlen("tessera:audit") and time.monotonic() - started < 120:
+        while client.xlen(AUDIT_STREAM) and time.monotonic() - started < 120:
             time.sleep(0.5)
-        left, drained_in = client.xlen("tessera:audit"), time.monotonic() - started
+        left, drained_in = client.xlen(AUDIT_STREAM), time.monotonic() - started
     verify = subprocess.run([py, "manage.py", "verify_audit", "--tenant", TENANT], cwd=ROOT, env=env,
                             capture_output=True, text=True)
     result = (verify.stdout.strip() or verify.stderr.strip()).splitlines()[-1]
@@ -149,7 +150,7 @@ def main() -> int:
                              "(the per-transaction tenant setting stays: it also fills tenant_id defaults)")
     parser.add_argument("--without-spool", action="store_true",
                         help="no audit spool: stateless grants write their audit event synchronously "
-                             "(decision 17), to compare with the spool (decision 25)")
+                             "(decision 21), to compare with the spool (decision 25)")
     parser.add_argument("--output", default=str(ROOT / "bench" / "results" / "latest.md"))
     args = parser.parse_args()
     for tool in ("wrk", "taskset", "redis-server"):

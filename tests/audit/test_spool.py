@@ -129,7 +129,7 @@ def test_a_malformed_entry_is_left_in_the_stream_and_the_rest_shipped(
     assert audit_spool.xlen(spool.STREAM) == 1  # kept for the operator, never dropped
 
 
-def test_deploy_check_requires_fsync_on_every_write(audit_spool, redis_server, settings):
+def test_deploy_check_requires_fsync_on_every_write(audit_spool, settings):
     assert spool.check_durability() == []
     audit_spool.config_set("appendfsync", "everysec")
     try:
