@@ -7,11 +7,12 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 
-import audit
+from accounts import events
+from core.actors import Actor
 
 
 def create_user(*, username: str, email: str, password: str, email_verified: bool = False,
-                first_name: str = "", last_name: str = "", actor: "audit.Actor | None" = None):
+                first_name: str = "", last_name: str = "", actor: Actor | None = None):
     """Create a user in the current tenant; the password must pass the password policy."""
     User = get_user_model()
     if email:
@@ -28,9 +29,7 @@ def create_user(*, username: str, email: str, password: str, email_verified: boo
     try:
         with transaction.atomic():
             user.save()
-            audit.record(audit.Action.USER_CREATED, actor=actor or audit.system_actor("tessera"),
-                         target=("user", user.uid), subject=user.username,
-                         details={"username": user.username, "email_verified": email_verified})
+            events.user_created(user, actor=actor)
     except IntegrityError as exc:
         raise ValidationError("Username or email is already taken in this tenant.") from exc
     return user

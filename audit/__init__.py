@@ -1,23 +1,8 @@
-"""The audit trail: ``audit.record(audit.Action.X, actor=..., ...)`` from any service.
+"""The audit trail: append-only, hash-chained, checkpointed security events, one chain per tenant.
 
-Re-exports the public surface of audit.services and audit.models lazily, so importing
-``audit`` from a models module does not load models before the app registry is ready.
+Record through an app's events module (``idp/events.py``, ``accounts/events.py``), which
+calls ``audit.recording.record``. Layout: ``recording`` (record, deferral to the commit),
+``chain`` (links, appending, log lines), ``checkpoints`` (signed chain heads),
+``verification`` (online and offline), ``export``, ``retention``, ``spool`` and ``shipper``
+(the durable batched path of stateless grants), ``risk``, ``sanitise``, ``sql``.
 """
-
-from __future__ import annotations
-
-from typing import Any
-
-_EXPORTS = {
-    "record": "audit.services", "Actor": "audit.services", "user_actor": "audit.services",
-    "client_actor": "audit.services", "system_actor": "audit.services", "ANONYMOUS": "audit.services",
-    "Action": "audit.models", "Outcome": "audit.models",
-}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        import importlib
-
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'audit' has no attribute {name!r}")

@@ -10,9 +10,14 @@ class AuditConfig(AppConfig):
     def ready(self) -> None:
         from django.core import checks
 
-        from audit import services, signals, spool
-        from tenants import db
+        from audit import recording, signals, spool
+        from tenants import db, roles
 
         signals.connect()
+        # The application role reads and appends; it never changes or removes history, and
+        # never deletes the chain head (roles.grant_app_role applies this after migrate).
+        roles.restrict_app_role("audit_auditevent", keep=("SELECT", "INSERT"))
+        roles.restrict_app_role("audit_checkpoint", keep=("SELECT", "INSERT"))
+        roles.restrict_app_role("audit_chainhead", keep=("SELECT", "INSERT", "UPDATE"))
         checks.register(spool.check_durability, deploy=True)
-        db.savepoint_rollback_listeners.append(services._savepoint_rolled_back)
+        db.savepoint_rollback_listeners.append(recording.savepoint_rolled_back)

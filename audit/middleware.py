@@ -8,7 +8,7 @@ from django.db import connection, transaction
 from django.http import HttpRequest, HttpResponse
 
 from audit.context import DEVICE_COOKIE, RequestInfo, device_hash, request_id_from, request_info
-from audit.services import chained_at_commit, flush
+from audit.recording import chained_at_commit, flush
 
 
 class RequestContextMiddleware:
@@ -40,7 +40,7 @@ class AuditChainMiddleware:
     """Chains the request's audit events as its transaction's last statement.
 
     Sits right after TenantMiddleware (inside the request's transaction, outside everything
-    that writes), see audit.services.chained_at_commit.
+    that writes), see audit.recording.chained_at_commit.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:

@@ -1,9 +1,10 @@
-"""Append-only, hash-chained audit events, one chain per tenant."""
+"""Append-only, hash-chained audit events, one chain per tenant, with signed checkpoints."""
 
 from __future__ import annotations
 
 from django.db import models
 
+from core.actors import ActorType
 from tenants.models import TenantOwned
 
 
@@ -35,20 +36,15 @@ class Outcome(models.TextChoices):
     FAILURE = "failure", "Failure"
 
 
-class ActorType(models.TextChoices):
-    USER = "user", "User"
-    CLIENT = "client", "Client"
-    SYSTEM = "system", "System"
-    ANONYMOUS = "anonymous", "Anonymous"
-
-
 GENESIS_HASH = "0" * 64
 # The risk signals' query says exactly this list, so PostgreSQL can use the partial indexes.
 SIGN_IN_ACTIONS = [Action.LOGIN_FAILED.value, Action.LOGIN_SUCCEEDED.value]
 
 
 class ChainHead(TenantOwned):
-    """The newest link of a tenant's chain; its row lock orders the tenant's events."""
+    """The newest link of a tenant's chain; its row lock orders the tenant's events.
+
+    The application role may read, insert and update it, never delete it (tenants.roles)."""
 
     seq = models.BigIntegerField(default=0)
     prev_hash = models.CharField(max_length=64, default=GENESIS_HASH)
@@ -83,7 +79,12 @@ class AuditEvent(TenantOwned):
     risk_reasons = models.JSONField(default=list)
     details = models.JSONField(default=dict, help_text="Sanitised: no secret, token, code or password.")
     prev_hash = models.CharField(max_length=64, editable=False)
-    hash = models.CharField(max_length=64, editable=False)
+    hash = models.CharField(max_length=64, editable=False,
+                            help_text="sha256(prev_hash + content hash): the public link an export is checked by.")
+    mac = models.CharField(max_length=64, editable=False, default="",
+                           help_text="HMAC-SHA256 of seq and hash under a key derived from the key-encryption "
+                                     "key, which the database never holds: nobody who can only write the "
+                                     "tables can recompute it.")
     spool_id = models.CharField(max_length=32, null=True, blank=True, editable=False,
                                 help_text="Redis stream entry id of a spooled event (audit.spool); "
                                           "makes a second delivery a no-op. Not hashed: a delivery detail.")
@@ -108,3 +109,26 @@ class AuditEvent(TenantOwned):
 
     def __str__(self) -> str:
         return f"{self.tenant_id}#{self.seq} {self.action} {self.outcome}"
+
+
+class Checkpoint(TenantOwned):
+    """A signed statement of a tenant's chain head: "event #seq has hash H" (audit.checkpoints).
+
+    ``jws`` is a compact JWS by the tenant's signing key, so anyone holding the tenant's
+    published JWKS can check it, and an export together with its checkpoints offline.
+    Checkpoints also leave the database (the audit log line, exports): a copy taken earlier
+    reveals a chain that was cut short since, which nothing in the database alone can.
+    """
+
+    seq = models.BigIntegerField(editable=False)
+    hash = models.CharField(max_length=64, editable=False)
+    jws = models.TextField(editable=False)
+    created = models.DateTimeField(editable=False)
+
+    class Meta:
+        base_manager_name = "unscoped"
+        ordering = ["tenant", "seq"]
+        constraints = [models.UniqueConstraint(fields=["tenant", "seq"], name="audit_checkpoint_seq_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.tenant_id}#{self.seq} checkpoint"

@@ -15,23 +15,10 @@ from datetime import timedelta
 from django.db import connection
 from django.utils import timezone
 
+from audit.sql import RISK_SIGNALS
+
 WINDOW = timedelta(hours=1)
 
-_SQL = """
-SELECT
-  COALESCE(SUM(CASE WHEN action = 'auth.login.failed' AND subject = %(subject)s
-                     AND occurred > %(since)s THEN 1 ELSE 0 END), 0),
-  COALESCE(SUM(CASE WHEN action = 'auth.login.failed' AND ip = %(ip)s AND %(ip)s <> ''
-                     AND occurred > %(since)s THEN 1 ELSE 0 END), 0),
-  COALESCE(SUM(CASE WHEN action = 'auth.login.succeeded' AND subject = %(subject)s THEN 1 ELSE 0 END), 0),
-  COALESCE(SUM(CASE WHEN action = 'auth.login.succeeded' AND subject = %(subject)s
-                     AND device = %(device)s AND %(device)s <> '' THEN 1 ELSE 0 END), 0),
-  COALESCE(SUM(CASE WHEN action = 'auth.login.succeeded' AND subject = %(subject)s
-                     AND ip = %(ip)s THEN 1 ELSE 0 END), 0)
-FROM audit_auditevent
-WHERE tenant_id = %(tenant_id)s AND action IN ('auth.login.failed', 'auth.login.succeeded')
-  AND (subject = %(subject)s OR (ip = %(ip)s AND occurred > %(since)s))
-"""
 
 
 def assess(tenant_id: int, subject: str, ip: str, device: str) -> tuple[int, list[str]]:
@@ -39,7 +26,7 @@ def assess(tenant_id: int, subject: str, ip: str, device: str) -> tuple[int, lis
     params = {"subject": subject, "ip": ip, "device": device, "since": timezone.now() - WINDOW,
               "tenant_id": tenant_id}
     with connection.cursor() as cursor:
-        cursor.execute(_SQL, params)
+        cursor.execute(RISK_SIGNALS, params)
         user_failures, ip_failures, successes, seen_device, seen_ip = (int(v) for v in cursor.fetchone())
     score, reasons = 0, []
     if user_failures:

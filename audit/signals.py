@@ -1,14 +1,19 @@
-"""Audit events from Django's signals: sign-in, sign-out, failed sign-in, admin actions."""
+"""Audit events from signals: Django's (sign-in, sign-out, failed sign-in, admin actions) and
+those tenants defines because it may not import audit (tenant created, platform access)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from django.contrib.admin.models import LogEntry
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.db.models.signals import post_save
 
 from audit.models import Action, Outcome
-from audit.services import ANONYMOUS, record, user_actor
+from audit.recording import record
+from core.actors import ANONYMOUS, Actor, system_actor, user_actor
 from tenants.context import get_current_tenant
+from tenants.signals import platform_accessed, tenant_created
 
 
 def logged_in(sender, request, user, **kwargs) -> None:
@@ -40,8 +45,21 @@ def admin_action(sender, instance: LogEntry, created: bool, **kwargs) -> None:
                     "change": instance.get_change_message()})
 
 
+def tenant_was_created(sender, tenant, actor: Actor | None = None, **kwargs: Any) -> None:
+    """The tenant's chain starts with its creation (sent inside its tenant context)."""
+    record(Action.TENANT_CREATED, actor=actor or system_actor("tessera"), target=("tenant", tenant.slug),
+           details={"name": tenant.name})
+
+
+def platform_was_accessed(sender, tenant, actor: Actor, reason: str, **kwargs: Any) -> None:
+    """Every entry of the platform into a tenant, in that tenant's own trail."""
+    record(Action.PLATFORM_ACCESS, actor=actor, target=("tenant", tenant.slug), details={"reason": reason})
+
+
 def connect() -> None:
     user_logged_in.connect(logged_in, dispatch_uid="audit.logged_in")
     user_login_failed.connect(login_failed, dispatch_uid="audit.login_failed")
     user_logged_out.connect(logged_out, dispatch_uid="audit.logged_out")
     post_save.connect(admin_action, sender=LogEntry, dispatch_uid="audit.admin_action")
+    tenant_created.connect(tenant_was_created, dispatch_uid="audit.tenant_created")
+    platform_accessed.connect(platform_was_accessed, dispatch_uid="audit.platform_accessed")

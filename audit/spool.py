@@ -5,7 +5,7 @@ is self-contained and its client comes from the lookup cache. Auditing it synchr
 make the grant open, write and commit a transaction of its own (decision 21), which bounds it
 by the commit. With ``TESSERA_AUDIT_SPOOL_URL`` set, such events go to a Redis stream instead,
 before the token is returned; ``manage.py ship_audit`` (one or more long-running shippers)
-moves them into each tenant's hash chain, many per transaction.
+(audit.shipper) moves them into each tenant's hash chain, many per transaction.
 
 Durability: the event is in Redis's append-only file, fsynced, before the response leaves
 (Redis must run with ``appendonly yes`` and ``appendfsync always``: Redis then fsyncs once
@@ -24,14 +24,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import os
-import socket
-from typing import Any, NamedTuple
+from typing import Any
 
 from django.core.checks import CheckMessage, Error, Warning
-from django.db import DatabaseError, transaction
 
-from tenants.conf import tessera_settings
+from core.conf import tessera_settings
 
 log = logging.getLogger("tessera.audit.spool")
 
@@ -46,7 +43,7 @@ def enabled() -> bool:
     return bool(tessera_settings.AUDIT_SPOOL_URL)
 
 
-def _client(timeout: float = 1.0):
+def client(timeout: float = 1.0):
     """A client per URL and timeout. Grants use the short one: they wait at most this long
     before writing the event themselves. The shipper's blocking reads need a longer one."""
     key = (tessera_settings.AUDIT_SPOOL_URL, timeout)
@@ -59,11 +56,11 @@ def _client(timeout: float = 1.0):
     return client
 
 
-def _encode(fields: dict[str, Any]) -> str:
+def encode(fields: dict[str, Any]) -> str:
     return json.dumps({**fields, "occurred": fields["occurred"].isoformat()}, separators=(",", ":"))
 
 
-def _decode(raw: str) -> dict[str, Any]:
+def decode(raw: str) -> dict[str, Any]:
     fields = json.loads(raw)
     fields["occurred"] = dt.datetime.fromisoformat(fields["occurred"])
     return fields
@@ -80,9 +77,9 @@ def push(events: list[dict[str, Any]]) -> bool:
     import redis
 
     try:
-        pipe = _client().pipeline(transaction=False)
+        pipe = client().pipeline(transaction=False)
         for fields in events:
-            pipe.xadd(STREAM, {"e": _encode(fields)})
+            pipe.xadd(STREAM, {"e": encode(fields)})
         pipe.execute()
         return True
     except redis.RedisError as exc:
@@ -90,90 +87,9 @@ def push(events: list[dict[str, Any]]) -> bool:
         return False
 
 
-def _ensure_group(client) -> None:
-    import redis
-
-    try:
-        client.xgroup_create(STREAM, GROUP, id="0", mkstream=True)
-    except redis.ResponseError as exc:
-        if "BUSYGROUP" not in str(exc):
-            raise
-
-
-def default_consumer() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-class Batch(NamedTuple):
-    read: int  # entries taken from the stream
-    chained: int  # events appended to a chain (a second delivery of a chained one is not)
-
-
-def ship(*, count: int = 500, block_ms: int | None = None, consumer: str | None = None) -> Batch:
-    """Move up to ``count`` spooled events into their tenants' chains.
-
-    One transaction per tenant in the batch; entries are acknowledged and deleted from the
-    stream only after it committed. ``block_ms``: wait that long for new entries when there
-    are none (the shipper's loop).
-    """
-    from audit.models import AuditEvent
-    from audit.services import append_batch
-    from tenants.context import tenant_context
-    from tenants.models import Tenant
-
-    client = _client(timeout=30.0 + (block_ms or 0) / 1000)
-    consumer = consumer or default_consumer()
-    _ensure_group(client)
-    # Entries a shipper read but never acknowledged (it died): take them over first.
-    _cursor, entries, gone = client.xautoclaim(STREAM, GROUP, consumer, min_idle_time=CLAIM_IDLE_MS,
-                                               start_id="0-0", count=count)
-    done: list[str] = list(gone)
-    if len(entries) < count:
-        for _stream, items in client.xreadgroup(GROUP, consumer, {STREAM: ">"}, count=count - len(entries),
-                                                block=None if entries else block_ms) or []:
-            entries.extend(items)
-
-    by_tenant: dict[int, list[tuple[str, dict[str, Any]]]] = {}
-    for entry_id, data in entries:
-        try:
-            fields = _decode(data["e"])
-        except (KeyError, TypeError, ValueError):
-            # Never dropped: it stays pending, and the operator sees why.
-            log.error("audit spool entry %s is malformed; left in the stream", entry_id)
-            continue
-        by_tenant.setdefault(fields["tenant_id"], []).append((entry_id, fields))
-
-    chained = 0
-    tenants = Tenant.objects.in_bulk(list(by_tenant))
-    for tenant_id, items in by_tenant.items():
-        tenant = tenants.get(tenant_id)
-        if tenant is None:
-            log.error("audit spool entries for unknown tenant %s; left in the stream", tenant_id)
-            continue
-        try:
-            with tenant_context(tenant), transaction.atomic():
-                ids = [entry_id for entry_id, _ in items]
-                seen = set(AuditEvent.objects.filter(spool_id__in=ids).values_list("spool_id", flat=True))
-                new = [(fields, entry_id) for entry_id, fields in items if entry_id not in seen]
-                if new:
-                    append_batch(new)
-        except DatabaseError:
-            # Left pending: retried after CLAIM_IDLE_MS (by this or another shipper).
-            log.exception("audit spool: chaining %d event(s) of tenant %s failed", len(items), tenant_id)
-            continue
-        chained += len(new)
-        done.extend(ids)
-    if done:
-        pipe = client.pipeline(transaction=False)
-        pipe.xack(STREAM, GROUP, *done)
-        pipe.xdel(STREAM, *done)
-        pipe.execute()
-    return Batch(len(entries), chained)
-
-
 def backlog() -> int:
     """Entries waiting in the stream (read or not)."""
-    return int(_client().xlen(STREAM))
+    return int(client().xlen(STREAM))
 
 
 def check_durability(app_configs=None, **kwargs) -> list[CheckMessage]:
@@ -183,7 +99,7 @@ def check_durability(app_configs=None, **kwargs) -> list[CheckMessage]:
     import redis
 
     try:
-        config = _client().config_get("append*")
+        config = client().config_get("append*")
     except redis.ResponseError:  # CONFIG disabled (managed Redis): cannot tell
         return [Warning("Cannot read the audit spool's Redis configuration (CONFIG is disabled).",
                         hint="Make sure it runs with appendonly yes and appendfsync always.",

@@ -11,17 +11,26 @@ class IdpConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_delete, post_save
 
-        from idp.keys import active_keys, published_keys
+        from audit import checkpoints
+        from idp import keys
         from idp.models import Application, SigningKey
         from idp.validators import clients
+        from tenants.signals import tenant_created
 
         def evict_client(sender, instance, **kwargs) -> None:
             clients.evict((instance.tenant_id, instance.client_id))
 
         def evict_key(sender, instance, **kwargs) -> None:
-            active_keys.evict((instance.tenant_id, instance.alg))
-            published_keys.evict(instance.tenant_id)
+            keys.active_keys.evict((instance.tenant_id, instance.alg))
+            keys.published_keys.evict(instance.tenant_id)
 
         for model, handler in ((Application, evict_client), (SigningKey, evict_key)):
             post_save.connect(handler, sender=model, weak=False, dispatch_uid=f"idp.evict.{model.__name__}")
             post_delete.connect(handler, sender=model, weak=False, dispatch_uid=f"idp.evict.del.{model.__name__}")
+
+        def provision(sender, tenant, actor=None, **kwargs) -> None:
+            keys.provision_keys(actor=actor)  # a new tenant signs from its first request on
+
+        tenant_created.connect(provision, weak=False, dispatch_uid="idp.provision_keys")
+        # The tenant's signing keys sign its audit checkpoints (audit does not import idp).
+        checkpoints.use_signer(keys.CheckpointSigner())

@@ -1,52 +1,18 @@
-"""Key-encryption key (KEK) handling: private keys at rest, keyed digests of client secrets.
-
-The KEK is 32 random bytes from TESSERA_KEY_ENCRYPTION_KEY (urlsafe base64). Sub-keys for
-each purpose are derived with HKDF-SHA256, so one secret never serves two purposes.
-"""
+"""Signing keys at rest and client-secret digests, each under its own KEK-derived sub-key."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import functools
 import hashlib
 import hmac
 import os
 
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from django.core.exceptions import ImproperlyConfigured
 
-from tenants.conf import tessera_settings
+from core.crypto import derived_key
 
 _WRAP_INFO = b"tessera/signing-key-wrap/v1"
 _CLIENT_SECRET_INFO = b"tessera/client-secret-digest/v1"
 CLIENT_SECRET_PREFIX = "hmac-sha256$"
-
-
-def _kek() -> bytes:
-    raw = tessera_settings.KEY_ENCRYPTION_KEY
-    try:
-        key = base64.urlsafe_b64decode(raw.encode())
-    except (binascii.Error, ValueError, AttributeError):
-        key = b""
-    if len(key) != 32:
-        raise ImproperlyConfigured(
-            "TESSERA_KEY_ENCRYPTION_KEY must be 32 bytes, urlsafe base64. "
-            "Run `python manage.py generate_secrets`."
-        )
-    return key
-
-
-@functools.lru_cache(maxsize=8)
-def _derive(kek: bytes, info: bytes) -> bytes:
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(kek)
-
-
-def derived_key(info: bytes) -> bytes:
-    """The sub-key for one purpose."""
-    return _derive(_kek(), info)
 
 
 def encrypt_private_key(plaintext: bytes, *, associated_data: bytes) -> bytes:

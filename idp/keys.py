@@ -1,10 +1,16 @@
-"""Per-tenant signing keys: creation on first use, the JWKS, and signing with the active key.
+"""Per-tenant signing keys: provisioning, the JWKS, signing with the active key, and
+verifying the JWTs this tenant signed.
 
-Signing is on every ID token and JWT access token, so the hot path is kept short: the
-active key row is cached per process (tenants.lookup_cache; rotation publishes the next
-key before it signs, so a few seconds of staleness never yields an unverifiable token),
-the decrypted private key is parsed once per process, and the compact JWS is assembled
-directly with ``cryptography`` (jwcrypto's JWS object deep-copies its headers per token).
+Keys are created only by an explicit service (``provision_keys``: at tenant creation, by
+``manage.py demo``, and later by rotation), never as a side effect of signing or of a
+``GET /jwks.json``. Signing is on every ID token and JWT access token, so the hot path is
+kept short: the active key row is cached per process (core.lookup_cache; rotation publishes
+the next key before it signs, so a few seconds of staleness never yields an unverifiable
+token), the decrypted private key is parsed once per process, and the compact JWS is
+assembled directly with ``cryptography`` (jwcrypto's JWS object deep-copies its headers per
+token). Every JWT Tessera signs carries a ``typ`` saying what it is (``JWT`` for ID tokens,
+``at+jwt`` for access tokens, ``tessera-audit-checkpoint+jwt``), and verification insists
+on the one expected, so no kind of token can stand in for another.
 """
 
 from __future__ import annotations
@@ -13,25 +19,40 @@ import base64
 import json
 import threading
 from collections import OrderedDict
+from typing import Any
 
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from jwcrypto import jwk
+from jwcrypto import jwk, jws
+from jwcrypto.common import JWException
 
-import audit
+from core.actors import Actor
+from core.conf import tessera_settings
+from core.lookup_cache import LookupCache
+from idp import events
 from idp.crypto import decrypt_private_key, encrypt_private_key
 from idp.models import SigningAlgorithm, SigningKey
-from tenants.context import require_tenant
-from tenants.lookup_cache import LookupCache
+from tenants.context import current_issuer, require_tenant
 
 _PRIVATE_CACHE_SIZE = 256
 _private_cache: "OrderedDict[tuple[int, str], object]" = OrderedDict()
 _cache_lock = threading.Lock()
 active_keys = LookupCache(max_entries=2048)
 published_keys = LookupCache(max_entries=1024)
+
+ID_TOKEN_TYPE = "JWT"
+ACCESS_TOKEN_TYPE = "at+jwt"
+
+
+class NoSigningKey(LookupError):
+    """The tenant has no active key for an algorithm (``provision_keys`` was never run)."""
+
+
+class InvalidJWT(ValueError):
+    """A JWT this tenant did not sign, or not of the kind expected."""
 
 
 def _generate(alg: str) -> jwk.JWK:
@@ -46,7 +67,7 @@ def _aad(tenant_id: int, kid: str) -> bytes:
     return f"tessera:{tenant_id}:{kid}".encode()
 
 
-def create_signing_key(alg: str, state: str = SigningKey.State.NEXT) -> SigningKey:
+def create_signing_key(alg: str, state: str = SigningKey.State.NEXT, *, actor: Actor | None = None) -> SigningKey:
     """Generate a key pair for the current tenant; the private half is stored encrypted."""
     tenant = require_tenant()
     key = _generate(alg)
@@ -60,26 +81,33 @@ def create_signing_key(alg: str, state: str = SigningKey.State.NEXT) -> SigningK
         encrypted_private_key=encrypt_private_key(pem, associated_data=_aad(tenant.pk, kid)),
         activated_at=now if state == SigningKey.State.ACTIVE else None,
     )
-    audit.record(audit.Action.KEY_CREATED, actor=audit.system_actor("tessera"),
-                 target=("signing_key", kid), details={"alg": alg, "state": state})
+    events.signing_key_created(signing_key, actor=actor)
     return signing_key
 
 
+def provision_keys(*, actor: Actor | None = None) -> list[SigningKey]:
+    """Give the current tenant an active key for every configured algorithm it lacks one
+    for (tenant creation; idempotent). Returns the keys created."""
+    created = []
+    for alg in tessera_settings.SIGNING_ALGORITHMS:
+        if SigningKey.objects.active_for(alg) is not None:
+            continue
+        try:
+            with transaction.atomic():
+                created.append(create_signing_key(alg, state=SigningKey.State.ACTIVE, actor=actor))
+        except IntegrityError:
+            pass  # another process provisioned it first (one active key per alg is a constraint)
+    return created
+
+
 def active_key(alg: str) -> SigningKey:
-    """The current tenant's active key for ``alg``, created on first use."""
+    """The current tenant's active key for ``alg``; NoSigningKey when it has none."""
     tenant = require_tenant()
     key = active_keys.get_or_load((tenant.pk, alg), lambda: SigningKey.objects.active_for(alg))
-    if key is not None:
-        return key
-    try:
-        with transaction.atomic():
-            return create_signing_key(alg, state=SigningKey.State.ACTIVE)
-    except IntegrityError:
-        # Another worker created it first (one active key per alg is a constraint).
-        key = SigningKey.objects.active_for(alg)
-        if key is None:
-            raise
-        return key
+    if key is None:
+        raise NoSigningKey(f"tenant {tenant.slug!r} has no active {alg} signing key "
+                           "(run `manage.py demo` or create the tenant with create_tenant)")
+    return key
 
 
 def private_key(key: SigningKey):
@@ -99,21 +127,12 @@ def private_key(key: SigningKey):
     return parsed
 
 
-def ensure_keys() -> None:
-    """Make sure the current tenant has an active key for every configured algorithm."""
-    from tenants.conf import tessera_settings
-
-    for alg in tessera_settings.SIGNING_ALGORITHMS:
-        active_key(alg)
-
-
-def jwks() -> dict:
-    """The current tenant's public JSON Web Key Set."""
-    ensure_keys()
+def jwks() -> dict[str, Any]:
+    """The current tenant's public JSON Web Key Set (next, active and retired keys)."""
     return {"keys": _published()}
 
 
-def _published() -> list[dict]:
+def _published() -> list[dict[str, Any]]:
     tenant = require_tenant()
     return published_keys.get_or_load(
         tenant.pk,
@@ -121,23 +140,15 @@ def _published() -> list[dict]:
     ) or []
 
 
-def jwk_set() -> jwk.JWKSet:
-    """The published public keys as a jwcrypto JWKSet, for verifying our own tokens."""
-    keyset = jwk.JWKSet()
-    for public in _published():
-        keyset.add(jwk.JWK(**public))
-    return keyset
-
-
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
-def _json(data: dict) -> bytes:
+def _json(data: dict[str, Any]) -> bytes:
     return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
-def sign_jwt(claims: dict, alg: str, *, typ: str = "JWT") -> str:
+def sign_jwt(claims: dict[str, Any], alg: str, *, typ: str = ID_TOKEN_TYPE) -> str:
     """Compact JWS (RFC 7515) of ``claims`` with the tenant's active ``alg`` key; kid always set."""
     key = active_key(alg)
     signing_input = f"{_b64(_json({'alg': alg, 'kid': key.kid, 'typ': typ}))}.{_b64(_json(claims))}"
@@ -150,3 +161,45 @@ def sign_jwt(claims: dict, alg: str, *, typ: str = "JWT") -> str:
     else:
         raise ValueError(f"Unsupported signing algorithm {alg!r}")
     return f"{signing_input}.{_b64(signature)}"
+
+
+def verify_jwt(token: str, *, typ: str) -> dict[str, Any]:
+    """The claims of a JWT of kind ``typ`` that this tenant signed with a published key, for
+    this issuer. Expiry is the caller's business (an expired ID token is still a fine
+    id_token_hint). Raises InvalidJWT."""
+    if not isinstance(token, str) or token.count(".") != 2 or len(token) > 16384:
+        raise InvalidJWT("not a compact JWS")
+    try:
+        parsed = jws.JWS()
+        parsed.deserialize(token)
+        header = parsed.jose_header
+        if header.get("typ") != typ or header.get("alg") not in SigningAlgorithm.values:
+            raise InvalidJWT(f"not a {typ} of this issuer")
+        public = next((k for k in _published() if k["kid"] == header.get("kid")), None)
+        if public is None:
+            raise InvalidJWT("signed by a key this issuer does not publish")
+        parsed.verify(jwk.JWK(**public), alg=header["alg"])
+        claims = json.loads(parsed.payload)
+    except (JWException, ValueError, TypeError, KeyError) as exc:
+        if isinstance(exc, InvalidJWT):
+            raise
+        raise InvalidJWT("the signature does not verify") from exc
+    if not isinstance(claims, dict) or claims.get("iss") != current_issuer():
+        raise InvalidJWT("issued by another issuer")
+    return claims
+
+
+class CheckpointSigner:
+    """audit.checkpoints' signer: the tenant's keys sign its audit checkpoints."""
+
+    def sign(self, claims: dict[str, Any], *, typ: str) -> str:
+        for alg in tessera_settings.SIGNING_ALGORITHMS:
+            try:
+                return sign_jwt(claims, alg, typ=typ)
+            except NoSigningKey:
+                continue
+        raise NoSigningKey("the tenant has no active signing key")
+
+    def public_keys(self) -> list[dict[str, Any]]:
+        # Every key the tenant ever had, published or not: old checkpoints stay verifiable.
+        return [k.public_jwk for k in SigningKey.objects.order_by("created")]

@@ -33,6 +33,13 @@ class SigningAlgorithm(models.TextChoices):
     ES256 = "ES256", "ES256 (ECDSA P-256, SHA-256)"
 
 
+class ApplicationType(models.TextChoices):
+    """OpenID Connect Dynamic Client Registration's application_type."""
+
+    WEB = "web", "Web (exact redirect URIs)"
+    NATIVE = "native", "Native (loopback redirects on any port, RFC 8252 §7.3)"
+
+
 class AccessTokenFormat(models.TextChoices):
     OPAQUE = "opaque", "Opaque (introspect to validate)"
     JWT = "jwt", "JWT (RFC 9068, validated locally by resource servers)"
@@ -66,6 +73,10 @@ class Application(TenantOwned, AbstractApplication):
     access_token_format = models.CharField(
         max_length=8, choices=AccessTokenFormat.choices, default=AccessTokenFormat.OPAQUE,
     )
+    application_type = models.CharField(
+        max_length=8, choices=ApplicationType.choices, default=ApplicationType.WEB,
+        help_text="native: a loopback redirect URI matches on any port (RFC 8252 §7.3); web: exact match only.",
+    )
 
     objects = ApplicationManager()
 
@@ -82,7 +93,12 @@ class Application(TenantOwned, AbstractApplication):
 
     def redirect_uri_allowed(self, uri: str) -> bool:
         """Exact match; loopback redirects of native apps may use any port (RFC 8252 §7.3)."""
-        return redirect_uri_matches(self.redirect_uris.split(), uri)
+        return redirect_uri_matches(self.redirect_uris.split(), uri,
+                                    any_loopback_port=self.application_type == ApplicationType.NATIVE)
+
+    def redirect_uri_registered(self, uri: str) -> bool:
+        """The URI exactly as registered (not only through the any-port rule)."""
+        return uri in self.redirect_uris.split()
 
     def post_logout_redirect_uri_allowed(self, uri: str) -> bool:
         return uri in self.post_logout_redirect_uris.split()

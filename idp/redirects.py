@@ -50,11 +50,12 @@ def _well_formed_loopback(uri: str) -> bool:
     return True
 
 
-def redirect_uri_matches(registered: list[str], presented: str) -> bool:
-    """Exact string match, except that loopback URIs may use any port (RFC 8252 §7.3)."""
+def redirect_uri_matches(registered: list[str], presented: str, *, any_loopback_port: bool = False) -> bool:
+    """Exact string match; with ``any_loopback_port`` (native apps only), a loopback URI
+    matches a registered one on any port (RFC 8252 §7.3)."""
     if presented in registered:
         return True
-    if not _well_formed_loopback(presented):
+    if not any_loopback_port or not _well_formed_loopback(presented):
         return False
     p = urlsplit(presented)
     for uri in registered:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import secrets
-import time
-import uuid
 
 
 def generate_opaque_token(request=None) -> str:
@@ -28,24 +26,13 @@ def generate_access_token(request) -> str:
 
 
 def jwt_access_token(request) -> str:
-    """RFC 9068 §2.2 claims, signed with the tenant's active key for the client's algorithm."""
-    from idp import keys
+    """RFC 9068 claims (idp.claims), signed with the tenant's active key for the client's algorithm."""
+    from idp import claims, keys
     from tenants.context import current_issuer, require_tenant
 
     client = request.client
-    now = int(time.time())
-    user = getattr(request, "user", None)
-    resources = getattr(request, "resource", None) or []
-    claims = {
-        "iss": current_issuer(),
-        "sub": str(user.uid) if user is not None else client.client_id,
-        "aud": resources if resources else client.client_id,
-        "exp": now + int(request.expires_in),
-        "iat": now,
-        "nbf": now,
-        "jti": uuid.uuid4().hex,
-        "client_id": client.client_id,
-        "scope": " ".join(request.scopes or []),
-        "tenant": require_tenant().slug,
-    }
-    return keys.sign_jwt(claims, client.algorithm, typ="at+jwt")
+    body = claims.access_token_claims(
+        issuer=current_issuer(), tenant_slug=require_tenant().slug, client=client,
+        user=getattr(request, "user", None), scopes=list(request.scopes or []),
+        resources=list(getattr(request, "resource", None) or []), lifetime=int(request.expires_in))
+    return keys.sign_jwt(body, client.algorithm, typ="at+jwt")

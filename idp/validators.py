@@ -1,7 +1,10 @@
-"""The one django-oauth-toolkit extension point: every OAuth/OIDC customisation lives here.
+"""The one django-oauth-toolkit extension point: DOT's validator adapted to Tessera.
 
-Tenant binding comes from the models: their default managers only see the tenant in
-context, so every lookup DOT makes (clients, codes, tokens) is already tenant-scoped.
+An adapter only: each method translates oauthlib's question into a call of ours (client
+lookup, idp.services.tokens for the token lifecycle, idp.claims, idp.keys, idp.events) and
+keeps what must cross between calls in ``flow_state(request)``. Tenant binding comes from the
+models: their default managers only see the tenant in context, so every lookup DOT makes is
+already tenant-scoped.
 """
 
 from __future__ import annotations
@@ -9,34 +12,23 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import logging
-import time
-import uuid
 from datetime import timedelta
 
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
-from oauth2_provider.models import refresh_token_expire_timedelta
 from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauth2_provider.settings import oauth2_settings
 from oauthlib.oauth2.rfc6749 import errors
 
-import audit
-from idp import keys
+from core.lookup_cache import LookupCache
+from idp import claims, events, keys
 from idp.crypto import verify_client_secret
 from idp.fields import sha256_hex
+from idp.models import AccessToken, AccessTokenFormat, Application, Grant, GrantType, RefreshToken
 from idp.redirects import valid_resource_indicator
-from idp.models import (
-    AccessToken,
-    AccessTokenFormat,
-    Application,
-    Grant,
-    GrantType,
-    RefreshToken,
-)
-from idp.services import revoke_token_family
+from idp.services import tokens
+from idp.state import flow_state
 from tenants.context import current_issuer, require_tenant
-from tenants.lookup_cache import LookupCache
 
 log = logging.getLogger(__name__)
 clients = LookupCache()
@@ -51,12 +43,10 @@ def _resource_list(value) -> list[str]:
     return [value] if isinstance(value, str) else list(value)
 
 
-def _epoch(value: dt.datetime | None) -> int | None:
-    return int(value.timestamp()) if value else None
-
-
 class TesseraOAuth2Validator(OAuth2Validator):
     """DOT's validator, made tenant-aware, PKCE-strict and digest-only."""
+
+    oidc_claim_scope = claims.CLAIM_SCOPE
 
     # --- clients -------------------------------------------------------------------------
 
@@ -101,104 +91,90 @@ class TesseraOAuth2Validator(OAuth2Validator):
         # Authorization code only (RFC 9700 §2.1.2: no implicit, no hybrid).
         return response_type == "code" and GrantType.AUTHORIZATION_CODE in client.grant_types
 
+    def validate_user(self, username, password, client, request, *args, **kwargs) -> bool:
+        # RFC 9700 §2.4: no password grant. The server does not route it (idp.server); should
+        # anything still ask, no password is ever checked outside the login pages.
+        log.error("validate_user called: the password grant is not offered")
+        return False
+
+    def validate_scopes(self, client_id, scopes, client, request, *args, **kwargs) -> bool:
+        # A client acting for itself gets no scope that concerns a person: no openid (no ID
+        # token, no userinfo), no profile, email or offline_access.
+        if request.grant_type == GrantType.CLIENT_CREDENTIALS and claims.USER_SCOPES & set(scopes):
+            return False
+        return super().validate_scopes(client_id, scopes, client, request, *args, **kwargs)
+
+    def get_default_scopes(self, client_id, request, *args, **kwargs) -> list[str]:
+        if request.grant_type == GrantType.CLIENT_CREDENTIALS:
+            return []
+        return super().get_default_scopes(client_id, request, *args, **kwargs)
+
     # --- authorization codes -------------------------------------------------------------
 
     def _create_authorization_code(self, request, code, expires=None):
         if request.code_challenge_method != "S256":
             # The server only accepts S256; this guards any other path in.
-            raise errors.InvalidRequestError(
-                description="code_challenge_method must be S256.", request=request
-            )
-        authn = getattr(request, "tessera_authn", None)
+            raise errors.InvalidRequestError(description="code_challenge_method must be S256.", request=request)
+        state = flow_state(request)
+        authn = state.authn
         return Grant.objects.create(
-            application=request.client,
-            user=request.user,
-            code=code["code"],
-            expires=expires or timezone.now()
-            + timedelta(seconds=oauth2_settings.AUTHORIZATION_CODE_EXPIRE_SECONDS),
-            redirect_uri=request.redirect_uri,
-            scope=" ".join(request.scopes),
-            code_challenge=request.code_challenge or "",
-            code_challenge_method=request.code_challenge_method or "",
-            nonce=request.nonce or "",
-            claims="{}",
-            resource=_resource_list(getattr(request, "resource", None)),
-            redirect_uri_provided=getattr(request, "tessera_redirect_uri_provided", True),
+            application=request.client, user=request.user, code=code["code"],
+            expires=expires or timezone.now() + timedelta(seconds=oauth2_settings.AUTHORIZATION_CODE_EXPIRE_SECONDS),
+            redirect_uri=request.redirect_uri, scope=" ".join(request.scopes),
+            code_challenge=request.code_challenge or "", code_challenge_method=request.code_challenge_method,
+            nonce=request.nonce or "", claims="{}", resource=_resource_list(getattr(request, "resource", None)),
+            redirect_uri_provided=state.redirect_uri_provided,
             sid=authn.sid if authn else "",
             auth_time=dt.datetime.fromtimestamp(authn.auth_time, dt.timezone.utc) if authn else None,
-            amr=list(authn.amr) if authn else [],
-            acr=authn.acr if authn else "",
+            amr=list(authn.amr) if authn else [], acr=authn.acr if authn else "",
         )
 
+    def _grant_for(self, code, request) -> Grant | None:
+        """The code's grant row, read once per token request (oauthlib asks for it up to
+        five times: scopes, validation, PKCE challenge and method, nonce)."""
+        state = flow_state(request)
+        if state.code_lookup is None or state.code_lookup[0] != code:
+            state.code_lookup = (code, tokens.find_code(code))
+        return state.code_lookup[1]
+
     def validate_code(self, client_id, code, client, request, *args, **kwargs) -> bool:
-        """Claim the code atomically; a second presentation revokes what the first one got."""
+        """Check the code (a used one is a replay and revokes its tokens). It is claimed only
+        once PKCE and the redirect URI check out too (``claim_presented_credential``)."""
         grant = self._grant_for(code, request)
-        if grant is None or grant.application_id != client.pk:
-            return False
-        if grant.used_at is not None:
-            self._code_replayed(grant)
-            return False
-        if grant.is_expired():
-            return False
-        claimed = Grant.objects.filter(pk=grant.pk, used_at__isnull=True).update(used_at=timezone.now())
-        if not claimed:  # lost a race with a concurrent exchange of the same code
-            self._code_replayed(grant)
+        if not tokens.code_usable(grant, client):
             return False
         request.scopes = grant.scope.split()
         request.user = grant.user
         if grant.nonce:
             request.nonce = grant.nonce
         request.claims = {}
-        request.tessera_grant = grant
+        flow_state(request).grant = grant
         return True
-
-    def _grant_for(self, code: str, request) -> Grant | None:
-        """The code's grant row, read once per token request (oauthlib asks for it up to
-        five times: scopes, validation, PKCE challenge and method, nonce)."""
-        cached = getattr(request, "_tessera_grant_row", None)
-        if cached is not None and cached[0] == code:
-            return cached[1]
-        grant = Grant.objects.filter(code=code).select_related("user").first() if isinstance(code, str) else None
-        request._tessera_grant_row = (code, grant)
-        return grant
 
     def get_authorization_code_scopes(self, client_id, code, redirect_uri, request) -> list[str]:
         grant = self._grant_for(code, request)
         return grant.scope.split() if grant is not None else []
 
     def get_code_challenge(self, code, request) -> str | None:
-        grant = getattr(request, "tessera_grant", None)
+        grant = flow_state(request).grant
         return (grant.code_challenge or None) if grant is not None else None
 
     def get_code_challenge_method(self, code, request) -> str | None:
-        grant = getattr(request, "tessera_grant", None)
+        grant = flow_state(request).grant
         return (grant.code_challenge_method or None) if grant is not None else None
 
     def get_authorization_code_nonce(self, client_id, code, redirect_uri, request) -> str | None:
-        grant = getattr(request, "tessera_grant", None)
+        grant = flow_state(request).grant
         return (grant.nonce or None) if grant is not None else None
 
-    def _code_replayed(self, grant: Grant) -> None:
-        """RFC 6749 §4.1.2: a code presented twice revokes every token issued from it.
-
-        The flag covers the race where the first exchange has not saved its tokens yet:
-        save_bearer_token re-checks it under a row lock and refuses to commit them.
-        """
-        log.warning("authorization code replayed; revoking its tokens (grant %s)", grant.pk)
-        with transaction.atomic():
-            Grant.objects.filter(pk=grant.pk).update(replayed_at=timezone.now())
-            revoke_token_family(grant.family, reason="code_replayed", client=grant.application)
-
     def invalidate_authorization_code(self, client_id, code, request, *args, **kwargs) -> None:
-        # Already claimed in validate_code, before any token existed; nothing to do.
+        # Claimed before any token was saved (claim_presented_credential); nothing to do.
         return None
 
     def confirm_redirect_uri(self, client_id, code, redirect_uri, client, request=None, *args, **kwargs) -> bool:
         # RFC 6749 §4.1.3: identical to the redirect_uri of the authorization request.
-        grant = getattr(request, "tessera_grant", None)
-        if grant is None:
-            grant = Grant.objects.filter(code=code, application=client).first()
-        if grant is None:
+        grant = flow_state(request).grant or self._grant_for(code, request)
+        if grant is None or grant.application_id != client.pk:
             return False
         if getattr(request, "using_default_redirect_uri", False) and grant.redirect_uri_provided:
             raise errors.InvalidRequestError(
@@ -208,50 +184,74 @@ class TesseraOAuth2Validator(OAuth2Validator):
             raise errors.InvalidGrantError(description="redirect_uri does not match.", request=request)
         return True
 
+    def claim_presented_credential(self, request) -> None:
+        """oauthlib post-token hook (idp.server): every check passed, so claim the code or the
+        refresh token now, before any token is saved. Losing the claim means a concurrent
+        request used it: that is a replay, already answered by revoking the family."""
+        state = flow_state(request)
+        if request.grant_type == GrantType.AUTHORIZATION_CODE and state.grant is not None:
+            if not tokens.claim_code(state.grant, request.client):
+                raise errors.InvalidGrantError(description="The authorization code was already used.",
+                                               request=request)
+        elif request.grant_type == GrantType.REFRESH_TOKEN and state.refresh_token is not None:
+            if not tokens.claim_refresh_token(state.refresh_token, request.client):
+                raise errors.InvalidGrantError(description="The refresh token was already used.", request=request)
+
     # --- tokens --------------------------------------------------------------------------
 
     def save_bearer_token(self, token, request, *args, **kwargs):
         client = request.client
         if "refresh_token" in token and GrantType.REFRESH_TOKEN not in client.grant_types:
             del token["refresh_token"]
-        if request.grant_type == "client_credentials" and client.access_token_format == AccessTokenFormat.JWT:
-            # Stateless by design (docs/decisions.md 13): a self-contained, short-lived JWT
-            # with no refresh token and no user needs no token row; resource servers validate
-            # it locally. Its issue is still audited: through the audit spool when one is
-            # configured (durable, batched: decision 25), else synchronously (decision 21).
-            self._audit_issue(token, request, spool=True)
+        if request.grant_type == GrantType.CLIENT_CREDENTIALS and client.access_token_format == AccessTokenFormat.JWT:
+            # Stateless by design (decision "Client-credentials JWT access tokens are
+            # stateless"): no row; its issue is audited all the same, through the audit
+            # spool when one is configured.
+            self._token_issued(token, request, spool=True)
             return None
-        grant = getattr(request, "tessera_grant", None)
         # No savepoint: the token request is one transaction (TenantMiddleware), and an error
         # here must roll all of it back, not just this block.
         with transaction.atomic(savepoint=False):
             saved = self._save_bearer_token(token, request, *args, **kwargs)
-            if grant is not None and Grant.objects.select_for_update().filter(
-                pk=grant.pk, replayed_at__isnull=False
-            ).exists():
-                raise errors.InvalidGrantError(description="The authorization code was used twice.",
-                                               request=request)
-            self._audit_issue(token, request)
+            self._token_issued(token, request)
             return saved
 
-    def _audit_issue(self, token, request, *, spool: bool = False) -> None:
-        """token.issued / token.refreshed, in the transaction that saved the tokens (or, for a
-        stateless grant, through the audit spool)."""
-        client, user = request.client, request.user
-        family = self._family_and_authn(request, getattr(request, "refresh_token_instance", None))["family"]
-        audit.record(
-            audit.Action.TOKEN_REFRESHED if request.grant_type == "refresh_token" else audit.Action.TOKEN_ISSUED,
-            actor=audit.client_actor(client),
-            subject=user.username if user is not None else "",
-            target=("user", user.uid) if user is not None else ("client", client.client_id),
-            details={
-                "grant_type": request.grant_type, "scope": token.get("scope", ""),
-                "format": client.access_token_format, "refresh": "refresh_token" in token,
-                "oidc": "id_token" in token, "family": str(family) if family else None,
-                "expires_in": token.get("expires_in"),
-            },
-            spool=spool,
+    def _token_issued(self, token, request, *, spool: bool = False) -> None:
+        state = flow_state(request)
+        family = (state.grant.family if state.grant else
+                  state.refresh_token.token_family if state.refresh_token else None)
+        events.token_issued(
+            client=request.client, user=request.user, grant_type=request.grant_type,
+            scope=token.get("scope", ""), refresh="refresh_token" in token, oidc="id_token" in token,
+            family=family, expires_in=token.get("expires_in"), spool=spool,
         )
+
+    def _save_bearer_token(self, token, request, *args, **kwargs):
+        if request.grant_type != GrantType.REFRESH_TOKEN:
+            return super()._save_bearer_token(token, request, *args, **kwargs)
+        if "scope" not in token:
+            raise errors.FatalClientError("Failed to renew access token: missing scope")
+        self._check_and_set_request_resource(request)
+        expires = timezone.now() + timedelta(seconds=token.get("expires_in", oauth2_settings.ACCESS_TOKEN_EXPIRE_SECONDS))
+        tokens.rotate_refresh_token(
+            flow_state(request).refresh_token, client=request.client, scope=token["scope"],
+            access_token=token["access_token"], refresh_token=token.get("refresh_token"), expires=expires,
+            resource=getattr(request, "resource", []) or [])
+        return None
+
+    def _create_access_token(self, expires, request, token, source_refresh_token=None):
+        grant = flow_state(request).grant
+        return tokens.new_access_token(
+            value=token["access_token"], user=request.user, client=request.client, scope=token["scope"],
+            expires=expires, resource=getattr(request, "resource", []) or [],
+            family=grant.family if grant else None, sid=grant.sid if grant else "")
+
+    def _create_refresh_token(self, request, refresh_token_code, access_token, previous_refresh_token):
+        grant = flow_state(request).grant
+        return tokens.new_refresh_token(
+            value=refresh_token_code, user=request.user, client=request.client, access_token=access_token,
+            family=grant.family if grant else access_token.family, resource=getattr(request, "resource", []) or [],
+            source=grant)
 
     def revoke_token(self, token, token_type_hint, request, *args, **kwargs):
         """RFC 7009 revocation (DOT's, scoped to the calling client), audited when it revoked something."""
@@ -265,105 +265,29 @@ class TesseraOAuth2Validator(OAuth2Validator):
         with transaction.atomic():
             super().revoke_token(token, token_type_hint, request, *args, **kwargs)
             if found:
-                audit.record(audit.Action.TOKEN_REVOKED, actor=audit.client_actor(request.client),
-                             target=found[0], details={"reason": "client_request", "hint": token_type_hint})
-
-    def _family_and_authn(self, request, source_refresh_token=None) -> dict:
-        grant = getattr(request, "tessera_grant", None)
-        if source_refresh_token is not None:
-            return {"family": source_refresh_token.token_family, "sid": source_refresh_token.sid}
-        if grant is not None:
-            return {"family": grant.family, "sid": grant.sid}
-        return {"family": None, "sid": ""}
-
-    def _create_access_token(self, expires, request, token, source_refresh_token=None):
-        access_token = AccessToken(
-            user=request.user,
-            scope=token["scope"],
-            expires=expires,
-            application=request.client,
-            source_refresh_token=source_refresh_token,
-            resource=getattr(request, "resource", []) or [],
-            **self._family_and_authn(request, source_refresh_token),
-        )
-        self._set_token_value(access_token, token["access_token"])
-        access_token.save()
-        return access_token
-
-    def _create_refresh_token(self, request, refresh_token_code, access_token, previous_refresh_token):
-        grant = getattr(request, "tessera_grant", None)
-        source = previous_refresh_token or grant
-        refresh_token = RefreshToken(
-            user=request.user,
-            application=request.client,
-            access_token=access_token,
-            token_family=(
-                previous_refresh_token.token_family if previous_refresh_token
-                else (grant.family if grant else uuid.uuid4())
-            ),
-            resource=getattr(request, "resource", []) or [],
-            sid=source.sid if source else "",
-            auth_time=source.auth_time if source else None,
-            amr=list(source.amr) if source else [],
-            acr=source.acr if source else "",
-        )
-        self._set_token_value(refresh_token, refresh_token_code)
-        refresh_token.save()
-        return refresh_token
+                events.token_revoked_by_client(request.client, kind=found[0][0], token_id=found[0][1],
+                                               hint=token_type_hint)
 
     def validate_refresh_token(self, refresh_token, client, request, *args, **kwargs) -> bool:
-        """One query (token, its access token and user). A used or revoked refresh token
-        revokes its whole family (RFC 9700 §4.14.2), whichever client presents it."""
-        rt = (
-            RefreshToken.objects.filter(token_checksum=sha256_hex(refresh_token))
-            .select_related("access_token", "user")
-            .order_by(F("revoked").desc(nulls_first=True))
-            .first()
-        )
+        rt = tokens.usable_refresh_token(refresh_token, client)
         if rt is None:
-            return False
-        if rt.revoked is not None:
-            log.warning("refresh token reused; revoking its family (refresh token %s)", rt.pk)
-            revoke_token_family(rt.token_family, reason="refresh_token_reused", client=client)
-            return False
-        if rt.application_id != client.pk or rt.access_token is None or not rt.user.is_active:
-            return False
-        expire_delta = refresh_token_expire_timedelta()
-        if expire_delta and rt.access_token.expires + expire_delta <= timezone.now():
             return False
         request.user = rt.user
         request.refresh_token = refresh_token
-        request.refresh_token_instance = rt
+        request.refresh_token_instance = rt  # DOT's own attribute (get_original_scopes reads it)
+        flow_state(request).refresh_token = rt
         return True
 
-    def _save_bearer_token(self, token, request, *args, **kwargs):
-        if request.grant_type != "refresh_token":
-            return super()._save_bearer_token(token, request, *args, **kwargs)
-        return self._rotate_refresh_token(token, request)
-
-    def _rotate_refresh_token(self, token, request) -> None:
-        """Rotation in four statements inside save_bearer_token's transaction.
-
-        The conditional UPDATE claims the presented token: of two concurrent refreshes
-        exactly one wins; the loser sees a used token, which is reuse, and revokes the family.
-        """
-        if "scope" not in token:
-            raise errors.FatalClientError("Failed to renew access token: missing scope")
-        self._check_and_set_request_resource(request)
-        old = request.refresh_token_instance
-        now = timezone.now()
-        claimed = RefreshToken.objects.filter(pk=old.pk, revoked__isnull=True).update(
-            revoked=now, updated=now, access_token=None)
-        if not claimed:
-            revoke_token_family(old.token_family, reason="refresh_token_reused", client=request.client)
-            raise errors.InvalidGrantError(description="The refresh token was already used.", request=request)
-        if old.access_token_id:
-            # The only row pointing at it (old.access_token) was cleared just above.
-            AccessToken.objects.filter(pk=old.access_token_id)._raw_delete(AccessToken.objects.db)
-        expires = now + timedelta(seconds=token.get("expires_in", oauth2_settings.ACCESS_TOKEN_EXPIRE_SECONDS))
-        access_token = self._create_access_token(expires, request, token, source_refresh_token=old)
-        if "refresh_token" in token:
-            self._create_refresh_token(request, token["refresh_token"], access_token, old)
+    def validate_bearer_token(self, token, scopes, request) -> bool:
+        """DOT's check, plus: a deactivated user's tokens are dead at once, and userinfo (the
+        ``openid`` scope) needs a token issued to a person."""
+        if not super().validate_bearer_token(token, scopes, request):
+            return False
+        user = request.user
+        if (user is not None and not user.is_active) or (user is None and "openid" in scopes):
+            request.oauth2_error = {"error": "invalid_token", "error_description": "The access token is invalid."}
+            return False
+        return True
 
     # --- ID tokens -----------------------------------------------------------------------
 
@@ -371,63 +295,33 @@ class TesseraOAuth2Validator(OAuth2Validator):
         return current_issuer()
 
     def get_claim_dict(self, request) -> dict:
-        user = request.user
-        claims = {"sub": str(user.uid)}
-        claims.update(self.get_additional_claims(request))
-        return claims
+        return claims.user_claims(request.user)
 
-    def get_additional_claims(self, request) -> dict:
-        user = request.user
-        return {
-            "name": user.get_full_name() or user.get_username(),
-            "given_name": user.first_name,
-            "family_name": user.last_name,
-            "preferred_username": user.get_username(),
-            "updated_at": _epoch(user.date_joined),
-            "email": user.email,
-            "email_verified": user.email_verified,
-        }
-
-    def _authn_context(self, request) -> dict:
-        """auth_time, sid, amr, acr from the code's grant or the refresh token's chain."""
-        source = getattr(request, "tessera_grant", None) or getattr(request, "refresh_token_instance", None)
-        if source is None:
-            return {}
-        context = {"auth_time": _epoch(source.auth_time), "sid": source.sid,
-                   "amr": list(source.amr), "acr": source.acr}
-        return {k: v for k, v in context.items() if v not in (None, "", [])}
+    def get_discovery_claims(self, request) -> list[str]:
+        return list(claims.CLAIMS_SUPPORTED)
 
     def get_id_token_dictionary(self, token, token_handler, request):
-        claims = self.get_oidc_claims(token, token_handler, request)
-        expiration_time = timezone.now() + timedelta(seconds=oauth2_settings.ID_TOKEN_EXPIRE_SECONDS)
-        claims.update(self._authn_context(request))
-        claims.update({
-            "iss": self.get_oidc_issuer_endpoint(request),
-            "exp": int(expiration_time.timestamp()),
-            "iat": int(time.time()),
-            "jti": str(uuid.uuid4()),
-        })
-        claims.setdefault("auth_time", _epoch(request.user.last_login) or int(time.time()))
-        return claims, expiration_time
+        body = self.get_oidc_claims(token, token_handler, request)
+        body.update(claims.authentication_claims(flow_state(request).source))
+        body.update(claims.id_token_protocol_claims(issuer=current_issuer(),
+                                                    lifetime=oauth2_settings.ID_TOKEN_EXPIRE_SECONDS))
+        body.setdefault("auth_time", claims.epoch(request.user.last_login) or body["iat"])
+        return body, dt.datetime.fromtimestamp(body["exp"], dt.timezone.utc)
 
     def finalize_id_token(self, id_token, token, token_handler, request) -> str:
-        claims, expiration_time = self.get_id_token_dictionary(token, token_handler, request)
-        id_token.update(**claims)
+        body, _expires = self.get_id_token_dictionary(token, token_handler, request)
+        id_token.update(**body)
         if "nonce" not in id_token and request.nonce:
             id_token["nonce"] = request.nonce
-        # ID tokens are not stored (docs/decisions.md): nothing looks them up by jti (an
-        # id_token_hint is verified by signature), and a row would cost a commit per grant.
-        return keys.sign_jwt(id_token, request.client.algorithm)
+        # ID tokens are not stored (decision "ID tokens are not stored"): an id_token_hint is
+        # verified by signature, and a row would cost a commit per grant.
+        return keys.sign_jwt(id_token, request.client.algorithm, typ=keys.ID_TOKEN_TYPE)
 
     def _save_id_token(self, jti, request, expires, *args, **kwargs):  # pragma: no cover - unused
         raise NotImplementedError("ID tokens are not persisted")
 
-    def _get_key_for_token(self, token):
-        # Our own ID tokens (id_token_hint): any key this tenant publishes, chosen by kid.
-        return keys.jwk_set()
-
-    # The authorization view decides login_required / consent_required with the session in
-    # hand (idp.views.authorize); oauthlib's request has no session to look at.
+    # The authorization view decides login_required / consent_required / id_token_hint with
+    # the session in hand (idp.views.authorize); oauthlib's request has no session.
     def validate_silent_login(self, request) -> bool:
         return True
 

@@ -37,7 +37,9 @@ INSTALLED_APPS = [
     "rest_framework",
     "corsheaders",
     "oauth2_provider",
-    # Ours, in dependency order: tenants is the floor, idp stands on everything.
+    # Ours, in dependency order: core imports no app of ours, tenants is the floor of the
+    # domain, audit stands on it, accounts on both, idp on everything.
+    "core",
     "tenants",
     "audit",
     "accounts",
@@ -58,7 +60,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "tenants.security.PageCSPMiddleware",
+    "core.security.PageCSPMiddleware",
 ]
 
 ROOT_URLCONF = "settings.urls"
@@ -140,7 +142,7 @@ CSRF_COOKIE_HTTPONLY = True
 CSRF_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", False)
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
-CSRF_FAILURE_VIEW = "tenants.views.csrf_failure"
+CSRF_FAILURE_VIEW = "core.views.csrf_failure"
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
@@ -168,7 +170,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
 }
 
-# Tessera's own knobs (read through tenants.conf.tessera_settings, which has the defaults).
+# Tessera's own knobs (read through core.conf.tessera_settings, which has the defaults).
 TESSERA = {
     "PUBLIC_URL": env_str("TESSERA_PUBLIC_URL").rstrip("/"),
     "KEY_ENCRYPTION_KEY": env_str("TESSERA_KEY_ENCRYPTION_KEY"),
@@ -178,6 +180,8 @@ TESSERA = {
     "LOOKUP_CACHE_SECONDS": env_int("TESSERA_LOOKUP_CACHE_SECONDS", 5),
     "DATABASE_APP_ROLE": env_str("TESSERA_DATABASE_APP_ROLE"),
     "AUDIT_SPOOL_URL": env_str("TESSERA_AUDIT_SPOOL_URL"),
+    "AUDIT_CHECKPOINT_INTERVAL": env_int("TESSERA_AUDIT_CHECKPOINT_INTERVAL", 1000),
+    "ENVIRONMENT": "development",
 }
 
 # django-oauth-toolkit: models swapped for tenant-aware ones, every RFC 9700 gate on.
@@ -256,7 +260,8 @@ LOGGING = {
         # DOT logs client ids and redirect URIs at DEBUG; never secrets, but keep it quiet.
         "oauth2_provider": {"level": "WARNING"},
         "oauthlib": {"level": "WARNING"},
-        # One JSON line per audit event (audit.services.record), after its transaction commits.
+        # One JSON line per audit event and checkpoint (audit.chain.log_lines), after its
+        # transaction commits: the copy of the trail that leaves the database.
         "tessera.audit": {"level": "INFO", "handlers": ["audit"], "propagate": False},
     },
 }

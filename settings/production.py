@@ -2,35 +2,56 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
+import warnings
+from urllib.parse import urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
+from core.crypto import GENERATE_HINT, decode_kek, kek_weakness
 from settings.base import *  # noqa: F401,F403
 from settings.base import ALLOWED_HOSTS, CORS_ALLOWED_ORIGINS, DEBUG, SECRET_KEY, TESSERA
 from settings.env import env_bool, env_int
 
-_HINT = "Run `python manage.py generate_secrets` for good values."
-
 if DEBUG:
     raise ImproperlyConfigured("DEBUG must be off in production (unset DEBUG or set DEBUG=false).")
 if len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5 or SECRET_KEY.startswith("django-insecure"):
-    raise ImproperlyConfigured(f"SECRET_KEY is missing or weak (need >= 50 varied characters). {_HINT}")
+    raise ImproperlyConfigured(f"SECRET_KEY is missing or weak (need >= 50 varied characters). {GENERATE_HINT}")
 try:
-    _kek = base64.urlsafe_b64decode(TESSERA["KEY_ENCRYPTION_KEY"].encode())
-except (binascii.Error, ValueError):
-    _kek = b""
-if len(_kek) != 32:
-    raise ImproperlyConfigured(
-        f"TESSERA_KEY_ENCRYPTION_KEY must be 32 random bytes, urlsafe-base64 encoded. {_HINT}"
-    )
-if not ALLOWED_HOSTS or "*" in ALLOWED_HOSTS:
-    raise ImproperlyConfigured("ALLOWED_HOSTS must list the public host names; '*' is refused.")
-if "*" in CORS_ALLOWED_ORIGINS:
+    _weakness = kek_weakness(decode_kek(TESSERA["KEY_ENCRYPTION_KEY"]))
+except ValueError as exc:
+    raise ImproperlyConfigured(f"{exc} {GENERATE_HINT}") from exc
+if _weakness:
+    raise ImproperlyConfigured(f"TESSERA_KEY_ENCRYPTION_KEY is not a random key: {_weakness}. {GENERATE_HINT}")
+
+
+def _host_problem(host: str) -> str | None:
+    """Why an ALLOWED_HOSTS entry admits far more than one site, or None."""
+    if host == "*" or "*" in host:
+        return "wildcards are refused"
+    if host.startswith("."):
+        labels = [label for label in host[1:].split(".") if label]
+        if len(labels) < 2:
+            return f"{host!r} admits every host under a top-level domain"
+    return None
+
+
+if not ALLOWED_HOSTS:
+    raise ImproperlyConfigured("ALLOWED_HOSTS must list the public host names.")
+for _host in ALLOWED_HOSTS:
+    if (_problem := _host_problem(_host)):
+        raise ImproperlyConfigured(f"ALLOWED_HOSTS: {_problem}; list the public host names.")
+if any("*" in origin for origin in CORS_ALLOWED_ORIGINS):
     raise ImproperlyConfigured("CORS_ALLOWED_ORIGINS may not contain '*'.")
-if not TESSERA["PUBLIC_URL"].startswith("https://"):
-    raise ImproperlyConfigured("TESSERA_PUBLIC_URL must be the https:// URL relying parties reach.")
+
+_public = urlsplit(TESSERA["PUBLIC_URL"])
+if (_public.scheme != "https" or not _public.hostname or _public.username is not None
+        or _public.password is not None or "@" in _public.netloc or _public.query or _public.fragment
+        or "\\" in TESSERA["PUBLIC_URL"]):
+    raise ImproperlyConfigured(
+        "TESSERA_PUBLIC_URL must be the https:// URL relying parties reach: a host, an optional port "
+        "and path, no user information, query or fragment.")
+
+TESSERA = {**TESSERA, "ENVIRONMENT": "production"}
 
 SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
@@ -39,6 +60,14 @@ if not env_bool("SESSION_COOKIE_SECURE", True) or not env_bool("CSRF_COOKIE_SECU
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000)
+if SECURE_HSTS_SECONDS < 0:
+    raise ImproperlyConfigured("SECURE_HSTS_SECONDS cannot be negative.")
+if SECURE_HSTS_SECONDS < 86400:
+    # Allowed (a TLS-terminating proxy may send HSTS itself), but never silently.
+    warnings.warn(
+        f"SECURE_HSTS_SECONDS={SECURE_HSTS_SECONDS}: HSTS is {'off' if not SECURE_HSTS_SECONDS else 'short'}; "
+        "browsers may be downgraded to http unless the proxy in front sends Strict-Transport-Security.",
+        RuntimeWarning, stacklevel=1)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = False
 STORAGES = {

@@ -30,6 +30,7 @@ TESSERA = {
     # Left empty so the issuer follows the live server's address (see tenants.context).
     "PUBLIC_URL": env_str("TESSERA_PUBLIC_URL").rstrip("/"),
     "KEY_ENCRYPTION_KEY": "dGVzdC1rZXktZW5jcnlwdGlvbi1rZXktMzItYnl0ZXM=",
+    "ENVIRONMENT": "test",
 }
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

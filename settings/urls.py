@@ -26,5 +26,7 @@ urlpatterns = [
     path("t/<slug:tenant>/", include(tenant_patterns)),
 ]
 
-handler404 = "tenants.views.not_found"
-handler500 = "tenants.views.server_error"
+handler400 = "core.views.bad_request"
+handler403 = "core.views.permission_denied"
+handler404 = "core.views.not_found"
+handler500 = "core.views.server_error"

@@ -52,7 +52,7 @@ def current_issuer() -> str:
 
 def issuer_for(tenant: "Tenant", base_url: str | None = None) -> str:
     """Issuer URL of ``tenant``: TESSERA PUBLIC_URL, else the given base URL (request's own)."""
-    from tenants.conf import tessera_settings
+    from core.conf import tessera_settings
 
     base = tessera_settings.PUBLIC_URL or (base_url or "").rstrip("/")
     return f"{base}/t/{tenant.slug}"

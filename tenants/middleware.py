@@ -10,14 +10,14 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
 from tenants.context import tenant_context
-from tenants.lookup_cache import LookupCache
+from core.lookup_cache import LookupCache
 from tenants.models import SLUG_RE, Tenant
 
 active_tenants = LookupCache(max_entries=1024)
 
 
 def active_tenant(slug: str) -> Tenant | None:
-    """The active tenant with this slug (cached; see tenants.lookup_cache)."""
+    """The active tenant with this slug (cached; see core.lookup_cache)."""
     return active_tenants.get_or_load(slug, lambda: Tenant.objects.filter(slug=slug, is_active=True).first())
 
 # /t/<slug>/... and the RFC 8414 form /.well-known/oauth-authorization-server/t/<slug>

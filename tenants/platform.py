@@ -12,30 +12,27 @@ a tenant's trail shows every time the platform touched its data.
 from __future__ import annotations
 
 import contextlib
-from typing import TYPE_CHECKING, Iterator
+from typing import Iterator
 
 from django.db import transaction
 
+from core.actors import Actor
 from tenants.context import tenant_context
 from tenants.models import Tenant
-
-if TYPE_CHECKING:
-    from audit.services import Actor
+from tenants.signals import platform_accessed
 
 
 @contextlib.contextmanager
-def platform_access(tenant: Tenant, *, reason: str, actor: "Actor") -> Iterator[Tenant]:
-    """Run a block as ``tenant`` on the platform's behalf; audited in the tenant's trail."""
-    import audit
-
+def platform_access(tenant: Tenant, *, reason: str, actor: Actor) -> Iterator[Tenant]:
+    """Run a block as ``tenant`` on the platform's behalf; audited in the tenant's trail
+    (``platform_accessed``, committed before the block runs)."""
     with tenant_context(tenant):
         with transaction.atomic():
-            audit.record(audit.Action.PLATFORM_ACCESS, actor=actor, target=("tenant", tenant.slug),
-                         details={"reason": reason})
+            platform_accessed.send(sender=Tenant, tenant=tenant, actor=actor, reason=reason)
         yield tenant
 
 
-def each_tenant(*, reason: str, actor: "Actor", include_inactive: bool = False) -> Iterator[Tenant]:
+def each_tenant(*, reason: str, actor: Actor, include_inactive: bool = False) -> Iterator[Tenant]:
     """Yield every tenant in turn, each inside ``platform_access``."""
     tenants = Tenant.objects.order_by("pk")
     if not include_inactive:

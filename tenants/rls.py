@@ -4,6 +4,11 @@ Putting a new tenant table under RLS is one line in its migration::
 
     operations = [..., TenantRLS("accounts_totpdevice")]
 
+and each of its foreign keys to another tenant table one more, after the parent's key::
+
+    operations = [..., TenantKey("accounts_user"),
+                  TenantForeignKey("accounts_totpdevice", "user_id", "accounts_user")]
+
 For a table Tessera does not define (Django's sessions, third-party tables),
 ``TenantRLS("django_session", add_column=True)`` first adds the non-null ``tenant_id``,
 defaulting to the transaction's tenant, so the third-party code that inserts rows needs no
@@ -72,6 +77,25 @@ def unrls_sql(table: str, *, add_column: bool = False) -> list[str]:
     if add_column:
         statements.append(f"ALTER TABLE {q} DROP COLUMN tenant_id")
     return statements
+
+
+def TenantKey(table: str) -> PostgreSQLOnly:  # noqa: N802 - reads as an operation in migrations
+    """A unique (tenant_id, id) on a parent table, which composite foreign keys reference."""
+    name = f"{table}_tenant_key"
+    return PostgreSQLOnly(f'ALTER TABLE "{table}" ADD CONSTRAINT "{name}" UNIQUE (tenant_id, id)',
+                          f'ALTER TABLE "{table}" DROP CONSTRAINT IF EXISTS "{name}"')
+
+
+def TenantForeignKey(table: str, column: str, parent: str) -> PostgreSQLOnly:  # noqa: N802
+    """A foreign key (tenant_id, column) -> parent (tenant_id, id): PostgreSQL refuses a row of
+    one tenant that points at a row of another (row-level security only hides rows; it does
+    not stop references). Beside Django's own single-column key, which keeps its ON DELETE
+    behaviour; a NULL ``column`` is not checked (MATCH SIMPLE), as with Django's."""
+    name = f"{table}_{column}_tenant_fk"
+    return PostgreSQLOnly(
+        f'ALTER TABLE "{table}" ADD CONSTRAINT "{name}" FOREIGN KEY (tenant_id, "{column}") '
+        f'REFERENCES "{parent}" (tenant_id, id) DEFERRABLE INITIALLY DEFERRED',
+        f'ALTER TABLE "{table}" DROP CONSTRAINT IF EXISTS "{name}"')
 
 
 class TenantRLS(migrations.operations.base.Operation):

@@ -3,8 +3,9 @@
 The owner owns every table and runs ``manage.py migrate``; after each migrate it grants
 the application role what it needs (``grant_app_role``, a post_migrate receiver, when
 ``TESSERA_DATABASE_APP_ROLE`` names that role). The application role owns nothing and has
-neither SUPERUSER nor BYPASSRLS, so forced row-level security binds it, and it may only
-read and append audit events. ``check_database_role`` (a deployment check, run by
+neither SUPERUSER nor BYPASSRLS, so forced row-level security binds it, and on the tables
+higher apps restrict (``restrict_app_role``: audit events are read and append only) it does
+no more than they allow. ``check_database_role`` (a deployment check, run by
 ``manage.py check --deploy --database default``) refuses a serving role that could bypass RLS.
 """
 
@@ -15,13 +16,22 @@ import logging
 from django.core import checks
 from django.db import connections
 
-from tenants.conf import tessera_settings
+from core.conf import tessera_settings
 
 log = logging.getLogger("tessera.db")
 
-# Tables the application role may read and append to, never change (see audit).
-APPEND_ONLY_TABLES = ("audit_auditevent",)
-READ_ONLY_TABLES = ("django_migrations",)
+_DML = ("SELECT", "INSERT", "UPDATE", "DELETE")
+# Tables on which the application role keeps less than full DML: table -> what it keeps.
+# Higher apps add theirs when they load (audit: its events and checkpoints are append-only).
+RESTRICTED_TABLES: dict[str, tuple[str, ...]] = {"django_migrations": ("SELECT",)}
+
+
+def restrict_app_role(table: str, *, keep: tuple[str, ...]) -> None:
+    """Let the application role do only ``keep`` (a subset of SELECT/INSERT/UPDATE/DELETE) on ``table``."""
+    unknown = set(keep) - set(_DML)
+    if unknown:
+        raise ValueError(f"not a table privilege: {', '.join(sorted(unknown))}")
+    RESTRICTED_TABLES[table] = tuple(keep)
 
 
 def _owns_schema_tables(cursor) -> bool:
@@ -48,8 +58,10 @@ def grant_app_role(using: str = "default", role: str | None = None, **kwargs) ->
             f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {name}",
             f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {name}",
         ]
-        statements += [f"REVOKE UPDATE, DELETE ON {t} FROM {name}" for t in APPEND_ONLY_TABLES]
-        statements += [f"REVOKE INSERT, UPDATE, DELETE ON {t} FROM {name}" for t in READ_ONLY_TABLES]
+        for table, keep in RESTRICTED_TABLES.items():
+            revoked = [p for p in _DML if p not in keep]
+            if revoked:
+                statements.append(f"REVOKE {', '.join(revoked)} ON {connection.ops.quote_name(table)} FROM {name}")
         for statement in statements:
             cursor.execute(statement)
     log.info("granted the application role %s its privileges", role)

@@ -8,7 +8,7 @@ import pytest
 
 from accounts.services import create_user
 from idp.models import GrantType
-from idp.services import create_client
+from idp.services.clients import create_client
 from tenants.context import tenant_context
 from tenants.services import create_tenant
 
@@ -41,7 +41,7 @@ def build_world(slug: str, name: str) -> TenantWorld:
         spa = create_client(
             name=f"{name} Native", confidential=False,
             grant_types=[GrantType.AUTHORIZATION_CODE, GrantType.REFRESH_TOKEN],
-            redirect_uris=[NATIVE_REDIRECT], algorithm="ES256",
+            redirect_uris=[NATIVE_REDIRECT], algorithm="ES256", application_type="native",
         )
         first_party = create_client(
             name=f"{name} Portal", confidential=True, first_party=True,
@@ -91,7 +91,7 @@ def django_db_setup(request, django_test_environment, django_db_blocker, django_
 
 
 def settings_app_role() -> str:
-    from tenants.conf import tessera_settings
+    from core.conf import tessera_settings
 
     return tessera_settings.DATABASE_APP_ROLE
 

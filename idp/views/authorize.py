@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import time
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -18,11 +20,25 @@ from oauth2_provider.http import OAuth2ResponseRedirect
 from oauth2_provider.scopes import get_scopes_backend
 from oauth2_provider.views.mixins import OAuthLibMixin
 
-from accounts.authn import current_authentication
+from accounts.authn import (
+    Authentication,
+    current_authentication,
+    demand_reauthentication,
+    forget_reauthentication,
+    reauthenticated_for,
+)
+from idp import keys
+from idp.claims import subject
 from idp.models import Application
 from idp.redirects import valid_resource_indicator
-from idp.services import has_consent, record_consent
+from idp.services.consent import has_consent, record_consent
+from idp.state import FlowState
 from tenants.context import current_issuer
+
+# RFC 7636 §4.1-4.2: the S256 challenge is 43 base64url characters.
+CODE_CHALLENGE_RE = re.compile(r"[A-Za-z0-9_-]{43}")
+# RFC 8707 §2: resource may repeat; nothing else may (RFC 6749 §3.1).
+REPEATABLE = frozenset({"resource"})
 
 
 def add_iss(uri: str) -> str:
@@ -33,35 +49,42 @@ def add_iss(uri: str) -> str:
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
-def _after_login(url: str) -> str:
-    """The authorization URL to return to after a forced login: without prompt=login and
-    max_age, which the fresh login has just satisfied (else max_age=0 would loop forever)."""
-    parts = urlsplit(url)
-    query = []
-    for key, value in parse_qsl(parts.query, keep_blank_values=True):
-        if key == "max_age":
-            continue
-        if key == "prompt":
-            value = " ".join(p for p in value.split() if p != "login")
-            if not value:
-                continue
-        query.append((key, value))
-    return urlunsplit(parts._replace(query=urlencode(query)))
-
-
-# RFC 7636 §4.1-4.2: the S256 challenge is 43 base64url characters.
-CODE_CHALLENGE_RE = re.compile(r"[A-Za-z0-9_-]{43}")
-
-
-def _parameter_problem(params) -> str | None:
-    """What is wrong with parameters oauthlib passes through unchecked, or None."""
-    if any("\x00" in value for _key, values in params.lists() for value in values):
-        return "Parameters may not contain NUL characters."
-    if not CODE_CHALLENGE_RE.fullmatch(params.get("code_challenge", "")):
-        return "code_challenge must be the 43-character base64url SHA-256 of the code_verifier."
-    if len(params.get("nonce", "")) > 255:
-        return "nonce is longer than 255 characters."
+def _fatal_problem(params) -> str | None:
+    """What makes the request unanswerable at its redirect URI (shown on a page instead)."""
+    if "openid" in params.get("scope", "").split() and "redirect_uri" not in params:
+        return "redirect_uri is required in an OpenID Connect request (OpenID Connect Core §3.1.2.1)."
     return None
+
+
+def _parameter_problem(params) -> tuple[str, str] | None:
+    """(error, description) for what oauthlib lets through, or None."""
+    repeated = [key for key, values in params.lists() if len(values) > 1 and key not in REPEATABLE]
+    if repeated:
+        return "invalid_request", f"Parameter {repeated[0]} was sent more than once (RFC 6749 §3.1)."
+    if any("\x00" in value for _key, values in params.lists() for value in values):
+        return "invalid_request", "Parameters may not contain NUL characters."
+    if "request" in params:
+        return "request_not_supported", "Request objects are not supported (OpenID Connect Core §6.1)."
+    if "request_uri" in params:
+        return "request_uri_not_supported", "request_uri is not supported (OpenID Connect Core §6.2)."
+    if params.get("response_mode", "query") != "query":
+        return "invalid_request", "Only response_mode=query is supported (see discovery)."
+    if not CODE_CHALLENGE_RE.fullmatch(params.get("code_challenge", "")):
+        return "invalid_request", "code_challenge must be the 43-character base64url SHA-256 of the code_verifier."
+    if len(params.get("nonce", "")) > 255:
+        return "invalid_request", "nonce is longer than 255 characters."
+    max_age = params.get("max_age")
+    if max_age is not None and not re.fullmatch(r"[0-9]{1,9}", max_age):
+        return "invalid_request", "max_age must be a whole number."
+    if not all(valid_resource_indicator(r) for r in params.getlist("resource")):
+        return "invalid_target", "Each resource must be an absolute URI."
+    return None
+
+
+def _flow_key(request: HttpRequest) -> str:
+    """This authorization request, as the key a demand for a fresh sign-in is filed under
+    (its parameters include state, nonce and the PKCE challenge, so it names one flow)."""
+    return hashlib.sha256(request.META.get("QUERY_STRING", "").encode()).hexdigest()[:32]
 
 
 @method_decorator([never_cache, csrf_protect], name="dispatch")
@@ -77,31 +100,44 @@ class AuthorizeView(OAuthLibMixin, View):
     # -- the flow -------------------------------------------------------------------------
 
     def _handle(self, request: HttpRequest, decision: bool | None) -> HttpResponse:
+        params = request.GET
+        fatal = _fatal_problem(params)
+        if fatal:
+            return self._error_page("invalid_request", fatal)
         try:
             scopes, credentials = self.validate_authorization_request(request)
         except OAuthToolkitError as error:
             return self._error(error)
         credentials.pop("request", None)
-        problem = _parameter_problem(request.GET)
+        problem = _parameter_problem(params)
         if problem:
-            return self._redirect_error(credentials, "invalid_request", problem)
+            return self._redirect_error(credentials, *problem)
         application = Application.objects.get(client_id=credentials["client_id"])
-        prompt = set(request.GET.get("prompt", "").split())
-        max_age = request.GET.get("max_age")
-        if max_age is not None and not re.fullmatch(r"[0-9]{1,9}", max_age):
-            return self._redirect_error(credentials, "invalid_request", "max_age must be a whole number.")
-        resources = request.GET.getlist("resource")
-        if not all(valid_resource_indicator(r) for r in resources):
-            return self._redirect_error(credentials, "invalid_target", "Each resource must be an absolute URI.")
-        credentials["resource"] = resources
-        credentials["tessera_redirect_uri_provided"] = "redirect_uri" in request.GET
+        credentials["resource"] = params.getlist("resource")
+        prompt = set(params.get("prompt", "").split())
+        hint_sub = None
+        if params.get("id_token_hint"):
+            try:
+                hint_sub = keys.verify_jwt(params["id_token_hint"], typ=keys.ID_TOKEN_TYPE).get("sub")
+            except keys.InvalidJWT:
+                return self._redirect_error(credentials, "invalid_request",
+                                            "id_token_hint is not an ID token of this issuer.")
+        if ("none" in prompt and application.client_type == Application.CLIENT_PUBLIC
+                and not application.redirect_uri_registered(credentials["redirect_uri"])):
+            # RFC 8252 §8.6: another app on the device may listen on that loopback port; a
+            # code for an unregistered port is only ever handed over with the person present.
+            return self._redirect_error(credentials, "interaction_required",
+                                        "The user must approve a redirect to this port.")
 
+        flow = _flow_key(request)
         authn = current_authentication(request)
-        stale = authn is not None and max_age is not None and time.time() - authn.auth_time > int(max_age)
-        if authn is None or stale or "login" in prompt:
-            if "none" in prompt:
+        needs_login = self._needs_login(request, authn, prompt, params.get("max_age"), hint_sub, flow)
+        if needs_login:
+            if "none" in prompt or needs_login == "login_required":
                 return self._redirect_error(credentials, "login_required")
+            demand_reauthentication(request, flow)
             return self._to_login(request)
+        assert authn is not None
 
         if decision is None:
             needs_consent = "consent" in prompt or not (
@@ -116,19 +152,41 @@ class AuthorizeView(OAuthLibMixin, View):
         else:
             record_consent(request.user, application, scopes)
 
-        credentials["tessera_authn"] = authn
+        credentials["tessera"] = FlowState(authn=authn, redirect_uri_provided="redirect_uri" in params)
         try:
             uri, _headers, _body, _status = self.create_authorization_response(
                 request=request, scopes=" ".join(scopes), credentials=credentials, allow=True
             )
         except OAuthToolkitError as error:
             return self._error(error)
+        forget_reauthentication(request, flow)
         return self._redirect(uri, application)
+
+    def _needs_login(self, request: HttpRequest, authn: Authentication | None, prompt: set[str],
+                     max_age: str | None, hint_sub: Any, flow: str) -> str | None:
+        """Why the person must sign in (first) before this request can be answered, or None.
+
+        prompt=login and max_age are bound to the flow, not to the URL: only a sign-in made
+        after this request demanded one satisfies them (accounts.authn), so reopening the
+        login page's ``next`` with an old session does not. An id_token_hint naming someone
+        else than the signed-in user asks for a sign-in too; if even that sign-in is someone
+        else, the answer is login_required (OpenID Connect Core §3.1.2.1).
+        """
+        if authn is None:
+            return "login"
+        fresh = reauthenticated_for(request, flow)
+        if "login" in prompt and not fresh:
+            return "login"
+        if max_age is not None and time.time() - authn.auth_time > int(max_age) and not fresh:
+            return "login"
+        if hint_sub is not None and hint_sub != subject(request.user.uid):
+            return "login_required" if fresh else "login"
+        return None
 
     # -- responses ------------------------------------------------------------------------
 
     def _to_login(self, request: HttpRequest) -> HttpResponse:
-        params = {"next": _after_login(request.get_full_path())}
+        params = {"next": request.get_full_path()}
         if request.GET.get("login_hint"):
             params["login_hint"] = request.GET["login_hint"][:254]
         login_url = reverse("accounts:login", kwargs={"tenant": request.tenant.slug})
@@ -166,8 +224,10 @@ class AuthorizeView(OAuthLibMixin, View):
             return self._redirect(response["url"], application)
         # Invalid client or redirect URI: never redirect anywhere (RFC 6749 §4.1.2.1).
         oauth_error = response["error"]
+        return self._error_page(oauth_error.error,
+                                oauth_error.description or "The application sent an invalid request.")
+
+    def _error_page(self, error: str, message: str) -> HttpResponse:
         return render(self.request, "error.html", {
-            "title": "This sign-in link is not valid",
-            "error": oauth_error.error,
-            "message": oauth_error.description or "The application sent an invalid request.",
+            "title": "This sign-in link is not valid", "error": error, "message": message,
         }, status=400)

@@ -8,13 +8,9 @@ from oauth2_provider.settings import oauth2_settings
 
 from accounts.authn import ACR_MULTI_FACTOR, ACR_SINGLE_FACTOR
 from idp import keys
+from idp.claims import CLAIMS_SUPPORTED
 from idp.models import GrantType, SigningAlgorithm
 from tenants.context import current_issuer
-
-CLAIMS_SUPPORTED = [
-    "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "sid", "amr", "acr",
-    "name", "given_name", "family_name", "preferred_username", "updated_at", "email", "email_verified",
-]
 
 
 def provider_metadata() -> dict:

@@ -1,7 +1,10 @@
-"""Token and revocation endpoints: DOT's views, made safe against malformed input."""
+"""Token and revocation endpoints: DOT's views, made strict about their input."""
 
 from __future__ import annotations
 
+import base64
+import binascii
+from urllib.parse import unquote_plus
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.decorators import method_decorator
@@ -10,6 +13,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from oauth2_provider.views import RevokeTokenView as DOTRevokeTokenView
 from oauth2_provider.views import TokenView as DOTTokenView
 
+from tenants.context import current_issuer
 
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 
@@ -21,8 +25,26 @@ def oauth_error(error: str, description: str, status: int = 400) -> JsonResponse
     return response
 
 
+def basic_challenge() -> str:
+    """The WWW-Authenticate of a client-authentication failure: the scheme clients use here
+    is Basic (RFC 6749 §5.2 asks for the scheme the client used; Bearer would be wrong)."""
+    return f'Basic realm="{current_issuer()}", error="invalid_client"'
+
+
+def _basic_client_id(request: HttpRequest) -> str | None:
+    """The client_id inside an ``Authorization: Basic`` header (form-decoded, RFC 6749 §2.3.1)."""
+    scheme, _, value = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
+    if scheme != "Basic":
+        return None
+    try:
+        return unquote_plus(base64.b64decode(value.strip(), validate=True).decode("utf-8").split(":", 1)[0])
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return ""
+
+
 def malformed(request: HttpRequest) -> JsonResponse | None:
-    """RFC 6749 §3.2 / RFC 7009 §2.1: POST, form-encoded, parameters at most once."""
+    """RFC 6749 §3.2 / RFC 7009 §2.1: POST, form-encoded, parameters at most once, one way of
+    authenticating the client (RFC 6749 §2.3)."""
     if request.method != "POST":
         return oauth_error("invalid_request", "Use POST.", status=405)
     content_type = request.content_type or ""
@@ -38,16 +60,30 @@ def malformed(request: HttpRequest) -> JsonResponse | None:
     if request.GET:
         # Credentials and codes never travel in the URL of a token request.
         return oauth_error("invalid_request", "Token requests take no query parameters.")
+    basic_client = _basic_client_id(request)
+    if basic_client is not None:
+        if "client_secret" in params:
+            return oauth_error("invalid_request", "Use one client authentication method: the Authorization "
+                                                  "header or client_secret in the body, not both.")
+        if "client_id" in params and params["client_id"] != basic_client:
+            return oauth_error("invalid_request", "client_id in the body differs from the Authorization header.")
     return None
 
 
 class StrictFormPost:
-    """POST only, with a well-formed form body, before DOT's view sees the request."""
+    """POST only, with a well-formed form body, before DOT's view sees the request; a failed
+    client authentication is challenged with Basic."""
 
     http_method_names = ["post", "options"]
 
     def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        return malformed(request) or super().post(request)  # type: ignore[misc]
+        response = malformed(request) or self.respond(request)
+        if response.status_code == 401:
+            response["WWW-Authenticate"] = basic_challenge()
+        return response
+
+    def respond(self, request: HttpRequest) -> HttpResponse:
+        return super().post(request)  # type: ignore[misc]
 
     def http_method_not_allowed(self, request, *args, **kwargs) -> HttpResponse:
         return oauth_error("invalid_request", "Use POST.", status=405)
@@ -64,15 +100,12 @@ class TokenView(StrictFormPost, DOTTokenView):
     events are recorded where tokens are saved.
     """
 
-    def authorization_flow_token_response(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+    def respond(self, request: HttpRequest) -> HttpResponse:
         _url, headers, body, status = self.create_token_response(request)
         response = HttpResponse(content=body, status=status, content_type="application/json")
         for key, value in headers.items():
             response[key] = value
         return response
-
-    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        return malformed(request) or self.authorization_flow_token_response(request)
 
 
 @method_decorator(csrf_exempt, name="dispatch")

@@ -13,9 +13,13 @@ from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, connections, transaction
 from django.utils import timezone
 
-from audit import services
+from audit import chain, recording, verification
 from audit.models import Action, AuditEvent
-from audit.services import purge, record, sanitise, system_actor, verify_chain
+from audit.recording import record
+from audit.retention import purge
+from audit.sanitise import sanitise
+from audit.verification import verify_chain
+from core.actors import system_actor
 from tenants.context import tenant_context
 from tests.conftest import PASSWORD
 from tests.oidc import Browser
@@ -54,9 +58,9 @@ def test_real_flows_leave_a_verifiable_chain_of_the_right_events(live_server, is
 
     events = _events(world_a)
     actions = [e.action for e in events]
-    assert actions[:5] == ["tenant.created", "user.created", "client.created", "client.created",
-                           "client.created"]
-    for expected in ("auth.login.failed", "auth.login.succeeded", "consent.granted", "key.created",
+    assert actions[:7] == ["tenant.created", "key.created", "key.created", "user.created", "client.created",
+                           "client.created", "client.created"]
+    for expected in ("auth.login.failed", "auth.login.succeeded", "consent.granted",
                      "token.issued", "token.refreshed", "token.reuse_detected", "token.revoked"):
         assert expected in actions, expected
     assert [e.seq for e in events] == list(range(1, len(events) + 1))
@@ -90,7 +94,7 @@ def test_no_secret_reaches_an_audit_event(live_server, issuer_a, world_a):
               rotated["access_token"], rotated["refresh_token"], secret, PASSWORD,
               world_a.first_party.client_secret]
     with tenant_context(world_a.tenant):
-        dumped = [json.dumps(services.as_json(e)) for e in AuditEvent.objects.all()]
+        dumped = [json.dumps(chain.as_json(e)) for e in AuditEvent.objects.all()]
     assert len(dumped) > 10
     for line in dumped:
         for value in bearer:
@@ -188,27 +192,44 @@ def test_the_app_role_cannot_change_events_and_the_owner_is_stopped_by_the_trigg
         assert verify_chain().ok
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, databases=["default", "owner"])
 def test_retention_purge_keeps_the_chain_verifiable_and_spares_recent_events():
     from tenants.services import create_tenant
 
     actor = system_actor("pytest")
+    # Only the owner (or a role it grants EXECUTE) purges; on SQLite there are no roles.
+    purger = "owner" if connection.vendor == "postgresql" else "default"
     with mock.patch("django.utils.timezone.now", return_value=timezone.now() - 90 * DAY):
-        tenant = create_tenant("oldco", "Old Co")  # event 1
+        tenant = create_tenant("oldco", "Old Co")  # events 1-3: the tenant and its two keys
         with tenant_context(tenant):
-            for _ in range(3):  # events 2-4
+            for _ in range(3):  # events 4-6
                 record(Action.ADMIN_ACTION, actor=actor, details={"n": "old"})
     with tenant_context(tenant):
-        record(Action.ADMIN_ACTION, actor=actor, details={"n": "new"})  # event 5
+        record(Action.ADMIN_ACTION, actor=actor, details={"n": "new"})  # event 7
         record(Action.ADMIN_ACTION, actor=actor, details={"n": "old"})  # recent, whatever it says
         # Asked to purge everything, it keeps the last 30 days.
-        assert purge(timezone.now(), actor=actor) == 4
-        assert list(AuditEvent.objects.values_list("seq", flat=True)) == [5, 6, 7]
-        purged = AuditEvent.objects.get(seq=7)
-        assert purged.action == "audit.purged" and purged.details["through_seq"] == 4
+        assert purge(timezone.now(), actor=actor, using=purger) == 6
+        assert list(AuditEvent.objects.values_list("seq", flat=True)) == [7, 8, 9]
+        purged = AuditEvent.objects.get(seq=9)
+        assert purged.action == "audit.purged" and purged.details["through_seq"] == 6
         result = verify_chain()
-        assert result.ok and result.first_seq == 5, result
-        assert purge(timezone.now(), actor=actor) == 0  # nothing more is old enough
+        assert result.ok and result.first_seq == 7, result
+        assert purge(timezone.now(), actor=actor, using=purger) == 0  # nothing more is old enough
+    connections["owner"].close()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_app_role_can_neither_purge_nor_delete_the_chain_head(world_a):
+    """A compromised web process cannot shorten the trail: no EXECUTE on the purge function,
+    no DELETE on events or the head (UPDATE of the head it needs, to append)."""
+    with tenant_context(world_a.tenant):
+        for sql in ("SELECT audit_purge_through(1000000)", "DELETE FROM audit_chainhead",
+                    "DELETE FROM audit_checkpoint", "UPDATE audit_checkpoint SET seq = 1"):
+            with pytest.raises(DatabaseError, match="permission denied"), transaction.atomic():
+                with connection.cursor() as cursor:
+                    cursor.execute(sql)
+        assert verify_chain().ok
 
 
 # --- risk signals ---------------------------------------------------------------------------
@@ -289,7 +310,7 @@ def test_events_chained_at_commit_follow_their_savepoints(world_a):
     actor = system_actor("pytest")
     with tenant_context(world_a.tenant):
         before = AuditEvent.objects.count()
-        with services.chained_at_commit(), transaction.atomic():
+        with recording.chained_at_commit(), transaction.atomic():
             record(Action.ADMIN_ACTION, actor=actor, details={"n": "kept 1"})
             with pytest.raises(RuntimeError), transaction.atomic():
                 record(Action.ADMIN_ACTION, actor=actor, details={"n": "undone"})
@@ -297,7 +318,7 @@ def test_events_chained_at_commit_follow_their_savepoints(world_a):
             with transaction.atomic():
                 record(Action.ADMIN_ACTION, actor=actor, details={"n": "kept 2"})
             assert AuditEvent.objects.count() == before  # nothing chained yet
-            services.flush()
+            recording.flush()
         kept = list(AuditEvent.objects.filter(seq__gt=before).values_list("details__n", flat=True))
         assert kept == ["kept 1", "kept 2"]
         assert verify_chain().ok
@@ -307,7 +328,7 @@ def test_events_chained_at_commit_follow_their_savepoints(world_a):
 def test_verification_ignores_events_appended_while_it_runs(world_a):
     """A live system keeps appending: the walk stops at the head it read first."""
     calls = []
-    real_events = services._events
+    real_events = verification._events
 
     def events_then_append(through_seq):
         for event in real_events(through_seq):
@@ -315,7 +336,7 @@ def test_verification_ignores_events_appended_while_it_runs(world_a):
                 calls.append(record(Action.ADMIN_ACTION, actor=system_actor("pytest")))
             yield event
 
-    with tenant_context(world_a.tenant), mock.patch.object(services, "_events", events_then_append):
+    with tenant_context(world_a.tenant), mock.patch.object(verification, "_events", events_then_append):
         result = verify_chain()
     assert calls and result.ok, result
 

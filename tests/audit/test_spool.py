@@ -1,4 +1,4 @@
-"""The audit spool (audit.spool): stateless grants' events go through a real Redis stream
+"""The audit spool (audit.spool, audit.shipper): stateless grants' events go through a real Redis stream
 (appendfsync always) and a shipper into each tenant's hash chain, and are never lost on the
 way: Redis down, a shipper dying before or after its commit, a second delivery."""
 
@@ -12,11 +12,11 @@ import pytest
 import redis
 from django.core.management import CommandError, call_command
 
-from audit import spool
+from audit import shipper, spool
 from audit.models import Action, AuditEvent
-from audit.services import verify_chain
+from audit.verification import verify_chain
 from idp.models import GrantType
-from idp.services import create_client
+from idp.services.clients import create_client
 from tenants.context import tenant_context
 from tests.security.flows import token_request
 
@@ -97,20 +97,20 @@ def test_a_shipper_dying_before_or_after_its_commit_loses_and_duplicates_nothing
     _grant(issuer_a, m2m)
 
     # Shipper 1 reads one entry and dies before chaining it (never acknowledged).
-    spool._ensure_group(audit_spool)
+    shipper._ensure_group(audit_spool)
     audit_spool.xreadgroup(spool.GROUP, "died-before-commit", {spool.STREAM: ">"}, count=1)
     # Shipper 2 chains the other one, commits, and dies before acknowledging it.
     with mock.patch.object(redis.client.Pipeline, "execute", side_effect=redis.ConnectionError("gone")):
         with pytest.raises(redis.ConnectionError):
-            spool.ship(consumer="died-after-commit")
+            shipper.ship(consumer="died-after-commit")
     assert len(_issued(world_a, m2m)) == 1
     assert audit_spool.xlen(spool.STREAM) == 2
 
     # Not yet idle long enough: a live shipper leaves both to their (presumed busy) readers.
-    assert spool.ship(consumer="live") == spool.Batch(read=0, chained=0)
+    assert shipper.ship(consumer="live") == shipper.Batch(read=0, chained=0)
     # Once idle past CLAIM_IDLE_MS, it takes both over: chains the first, skips the second.
     monkeypatch.setattr(spool, "CLAIM_IDLE_MS", 0)
-    assert spool.ship(consumer="live") == spool.Batch(read=2, chained=1)
+    assert shipper.ship(consumer="live") == shipper.Batch(read=2, chained=1)
     events = _issued(world_a, m2m)
     assert len(events) == 2 and len({e.spool_id for e in events}) == 2
     assert audit_spool.xlen(spool.STREAM) == 0
@@ -124,7 +124,7 @@ def test_a_malformed_entry_is_left_in_the_stream_and_the_rest_shipped(
     audit_spool.xadd(spool.STREAM, {"e": "{not json"})
     _grant(issuer_a, m2m)
     with caplog.at_level(logging.ERROR, logger="tessera.audit.spool"):
-        assert spool.ship() == spool.Batch(read=2, chained=1)
+        assert shipper.ship() == shipper.Batch(read=2, chained=1)
     assert "malformed" in caplog.text
     assert audit_spool.xlen(spool.STREAM) == 1  # kept for the operator, never dropped
 

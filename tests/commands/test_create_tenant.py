@@ -30,8 +30,13 @@ def test_create_tenant_json_in_process(db):
 def test_create_tenant_exit_codes(manage):
     result = manage.ok("create_tenant", "acme", "--name", "Acme Corp")
     assert result.stdout.strip() == "Created tenant acme (Acme Corp)." and result.other_stderr == ""
-    [event] = result.audit
+    # The chain starts with the tenant's creation; its signing keys are created with it.
+    event, *keys = result.audit
     assert event["action"] == "tenant.created" and event["actor"] == {"name": "manage.py create_tenant"}
+    assert sorted(k["details"]["alg"] for k in keys) == ["ES256", "RS256"]
+    assert all(k["action"] == "key.created" and k["details"]["state"] == "active" for k in keys)
+    assert manage.query("SELECT alg, state FROM idp_signingkey ORDER BY alg") == [
+        ("ES256", "active"), ("RS256", "active")]
     assert manage.query("SELECT slug, name FROM tenants_tenant") == [("acme", "Acme Corp")]
 
     assert_usage_error(manage("create_tenant", "acme", "--name", "Another Acme"), "already exists")

@@ -9,7 +9,7 @@ import requests
 from joserfc import jwt
 
 from idp.models import AccessToken, GrantType
-from idp.services import create_client
+from idp.services.clients import create_client
 from tenants.context import tenant_context
 from tests.conftest import WEB_REDIRECT
 from tests.e2e.test_oidc_flows import callback_url, sign_in_and_authorize

@@ -21,8 +21,8 @@ from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from accounts.models import User
-from audit.models import AuditEvent, ChainHead
-from idp import keys
+from audit import checkpoints
+from audit.models import AuditEvent, ChainHead, Checkpoint
 from idp.models import AccessToken, Application, Consent, Grant, IDToken, RefreshToken, SigningKey
 from tenants.context import tenant_context
 from tenants.roles import database_role_problems
@@ -34,7 +34,7 @@ pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 # migration with tenants.rls.TenantRLS); test_every_table_is_classified fails until it is.
 TENANT_TABLES = [
     "accounts_user", "accounts_user_groups", "accounts_user_user_permissions",
-    "audit_auditevent", "audit_chainhead", "django_admin_log", "django_session",
+    "audit_auditevent", "audit_chainhead", "audit_checkpoint", "django_admin_log", "django_session",
     "idp_accesstoken", "idp_application", "idp_consent", "idp_grant", "idp_idtoken",
     "idp_refreshtoken", "idp_signingkey", "oauth2_provider_devicegrant",
 ]
@@ -45,7 +45,10 @@ PLATFORM_TABLES = [
     "auth_group", "auth_group_permissions",
 ]
 TENANT_MODELS = [User, Application, Grant, AccessToken, RefreshToken, IDToken, SigningKey, Consent,
-                 AuditEvent, ChainHead]
+                 AuditEvent, ChainHead, Checkpoint]
+# What the application role may not do at all, whatever the tenant (tenants.roles).
+NO_UPDATE = {"audit_auditevent", "audit_checkpoint"}
+NO_DELETE = NO_UPDATE | {"audit_chainhead"}
 
 
 def _fill(world) -> None:
@@ -65,7 +68,8 @@ def _fill(world) -> None:
                                     token_checksum=hashlib.sha256(uuid.uuid4().bytes).hexdigest())
         IDToken.objects.create(user=user, application=app, jti=uuid.uuid4(), expires=soon, scope="openid")
         Consent.objects.create(user=user, application=app, scope="openid")
-        keys.ensure_keys()
+        assert SigningKey.objects.exists()  # provisioned with the tenant
+        assert checkpoints.write() is not None
         group, _ = Group.objects.get_or_create(name="staff")
         user.groups.add(group)
         user.user_permissions.add(Permission.objects.first())
@@ -124,6 +128,50 @@ def test_every_table_is_classified():
     assert not unclassified, f"tables neither tenant-owned nor platform-level: {sorted(unclassified)}"
 
 
+def _foreign_keys() -> list[tuple[str, list[str], str, list[str]]]:
+    """(table, columns, referenced table, referenced columns) of every foreign key."""
+    with connection.cursor() as cursor:
+        cursor.execute("""
+            SELECT c.conrelid::regclass::text,
+                   ARRAY(SELECT a.attname FROM unnest(c.conkey) WITH ORDINALITY k(n, i)
+                         JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.n ORDER BY k.i),
+                   c.confrelid::regclass::text,
+                   ARRAY(SELECT a.attname FROM unnest(c.confkey) WITH ORDINALITY k(n, i)
+                         JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.n ORDER BY k.i)
+            FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace
+            WHERE c.contype = 'f' AND n.nspname = current_schema()
+        """)
+        return [(t, list(cols), rt, list(rcols)) for t, cols, rt, rcols in cursor.fetchall()]
+
+
+def test_every_reference_between_tenant_tables_includes_the_tenant():
+    """RLS hides other tenants' rows; it does not stop a row of A from pointing at a row of B.
+    A composite key (tenant_id, x) -> (tenant_id, id) beside each foreign key does."""
+    tenant_tables = set(TENANT_TABLES)
+    keys_ = _foreign_keys()
+    composite = {(t, cols[1], rt) for t, cols, rt, rcols in keys_
+                 if len(cols) == 2 and cols[0] == "tenant_id" and rcols == ["tenant_id", "id"]}
+    between = [(t, cols[0], rt) for t, cols, rt, _ in keys_
+               if len(cols) == 1 and t in tenant_tables and rt in tenant_tables]
+    assert len(between) >= 15, between  # the control: the catalogue query found the keys
+    missing = [ref for ref in between if ref not in composite]
+    assert not missing, f"foreign keys between tenant tables without tenant_id: {missing}"
+
+
+def test_postgresql_refuses_a_reference_to_another_tenants_row(two_tenants):
+    a, b = two_tenants
+    with tenant_context(b):
+        b_user = User.objects.get(username="alice").pk
+    with tenant_context(a):
+        consent = Consent.objects.first()
+        # Written under A's setting, pointing at B's user: RLS allows the row (it is A's), the
+        # composite key refuses the reference (checked at commit: the keys are deferred).
+        with pytest.raises(DatabaseError, match="tenant_fk"), transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("UPDATE idp_consent SET user_id = %s WHERE id = %s", [b_user, consent.pk])
+                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+
+
 def test_the_suite_connects_as_a_role_bound_by_rls():
     assert database_role_problems("default") == []
     with connection.cursor() as cursor:
@@ -167,10 +215,11 @@ def test_writes_reaching_for_another_tenant_are_refused_or_touch_nothing(two_ten
                 transaction.atomic():
             with connection.cursor() as cursor:
                 cursor.execute(f"UPDATE {quoted} SET tenant_id = %s", [b.pk])
-        if table != "audit_auditevent":  # the application role may not UPDATE/DELETE events at all
-            with connection.cursor() as cursor:
+        with connection.cursor() as cursor:
+            if table not in NO_UPDATE:
                 cursor.execute(f"UPDATE {quoted} SET tenant_id = tenant_id WHERE tenant_id = %s", [b.pk])
                 assert cursor.rowcount == 0
+            if table not in NO_DELETE:
                 cursor.execute(f"DELETE FROM {quoted} WHERE tenant_id = %s", [b.pk])
                 assert cursor.rowcount == 0
     with tenant_context(b):

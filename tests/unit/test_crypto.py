@@ -1,4 +1,5 @@
-"""idp.crypto: private keys at rest (AES-GCM under the KEK) and keyed client-secret digests."""
+"""core.crypto and idp.crypto: the KEK decoded strictly, private keys at rest (AES-GCM under a
+KEK sub-key) and keyed client-secret digests."""
 
 from __future__ import annotations
 
@@ -6,11 +7,14 @@ import base64
 import hashlib
 import hmac
 import re
+import string
 
 import pytest
 from cryptography.exceptions import InvalidTag
 from django.core.exceptions import ImproperlyConfigured
 
+from core.conf import tessera_settings
+from core.crypto import decode_kek, derived_key, kek_weakness
 from idp import crypto
 from idp.crypto import (
     client_secret_digest,
@@ -63,7 +67,16 @@ def test_another_kek_cannot_decrypt(settings):
         decrypt_private_key(blob, associated_data=AAD)
 
 
-@pytest.mark.parametrize("kek", ["", "c2hvcnQ=", base64.urlsafe_b64encode(b"x" * 33).decode(), "not base64!"])
+GOOD_KEK = base64.urlsafe_b64encode(bytes(range(100, 132))).decode()
+
+
+@pytest.mark.parametrize("kek", [
+    "", "c2hvcnQ=", base64.urlsafe_b64encode(b"x" * 33).decode(), "not base64!",
+    # urlsafe_b64decode alone skips characters outside the alphabet: junk around a good key
+    # decoded to 32 bytes and was accepted.
+    "!!" + GOOD_KEK, GOOD_KEK + "junk", " " + GOOD_KEK, GOOD_KEK.replace("=", "") + "==",
+    base64.b64encode(bytes(range(100, 132))).decode().replace("-", "+") + "\n",
+])
 def test_bad_kek_is_refused(settings, kek):
     settings.TESSERA = {**settings.TESSERA, "KEY_ENCRYPTION_KEY": kek}
     with pytest.raises(ImproperlyConfigured, match="TESSERA_KEY_ENCRYPTION_KEY"):
@@ -72,10 +85,33 @@ def test_bad_kek_is_refused(settings, kek):
         client_secret_digest("secret")
 
 
+def test_kek_decoding_is_strict_and_canonical():
+    assert decode_kek(GOOD_KEK) == bytes(range(100, 132))
+    assert decode_kek(GOOD_KEK.rstrip("=")) == bytes(range(100, 132))  # unpadded is the same text
+    # The 43rd character carries two unused bits: flipping one gives a second text that
+    # base64 decodes to the same bytes. Only the canonical one is a key.
+    alphabet = string.ascii_uppercase + string.ascii_lowercase + string.digits + "-_"
+    twin = GOOD_KEK[:42] + alphabet[alphabet.index(GOOD_KEK[42]) ^ 1] + "="
+    assert base64.urlsafe_b64decode(twin) == bytes(range(100, 132))
+    with pytest.raises(ValueError, match="canonical"):
+        decode_kek(twin)
+
+
+def test_trivial_keys_are_named():
+    assert kek_weakness(bytes(32)) and "repeats" in kek_weakness(bytes(32))
+    assert kek_weakness(b"ab" * 16)
+    assert kek_weakness(b"test-key-encryption-key-32-bytes")
+    assert "printable" in kek_weakness(b"Tr0ub4dor&3-correct-HORSE-battry!"[:32])
+    assert kek_weakness(bytes(range(100, 132))) is None
+    import secrets
+
+    assert all(kek_weakness(secrets.token_bytes(32)) is None for _ in range(200))
+
+
 def test_purposes_use_different_subkeys():
-    assert crypto.derived_key(crypto._WRAP_INFO) != crypto.derived_key(crypto._CLIENT_SECRET_INFO)
-    kek = base64.urlsafe_b64decode(crypto.tessera_settings.KEY_ENCRYPTION_KEY)
-    assert kek not in (crypto.derived_key(crypto._WRAP_INFO), crypto.derived_key(crypto._CLIENT_SECRET_INFO))
+    assert derived_key(crypto._WRAP_INFO) != derived_key(crypto._CLIENT_SECRET_INFO)
+    kek = base64.urlsafe_b64decode(tessera_settings.KEY_ENCRYPTION_KEY)
+    assert kek not in (derived_key(crypto._WRAP_INFO), derived_key(crypto._CLIENT_SECRET_INFO))
 
 
 def test_client_secret_digest_shape_and_keying(settings):
@@ -86,7 +122,7 @@ def test_client_secret_digest_shape_and_keying(settings):
     assert client_secret_digest(secret + "x") != digest
     # Keyed: not a plain hash of the secret, nor an HMAC under the raw KEK.
     assert digest != "hmac-sha256$" + hashlib.sha256(secret.encode()).hexdigest()
-    raw_kek = base64.urlsafe_b64decode(crypto.tessera_settings.KEY_ENCRYPTION_KEY)
+    raw_kek = base64.urlsafe_b64decode(tessera_settings.KEY_ENCRYPTION_KEY)
     assert digest != "hmac-sha256$" + hmac.new(raw_kek, secret.encode(), hashlib.sha256).hexdigest()
     settings.TESSERA = {**settings.TESSERA, "KEY_ENCRYPTION_KEY": OTHER_KEK}
     assert client_secret_digest(secret) != digest

@@ -75,8 +75,10 @@ def test_exact_match_for_https():
     ("http://[::1]/callback", "http://[::1]:61000/callback"),
     ("http://127.0.0.1/callback?app=x", "http://127.0.0.1:5000/callback?app=x"),
 ])
-def test_loopback_any_port(registered, presented):
-    assert redirect_uri_matches([registered], presented)
+def test_loopback_any_port_for_native_apps_only(registered, presented):
+    assert redirect_uri_matches([registered], presented, any_loopback_port=True)
+    # RFC 8252 §7.3 is for native apps; any other client's loopback URI matches exactly.
+    assert not redirect_uri_matches([registered], presented)
 
 
 @pytest.mark.parametrize("registered, presented", [
@@ -90,7 +92,7 @@ def test_loopback_any_port(registered, presented):
     ("https://rp.example.test/callback", "http://127.0.0.1:5000/callback"),
 ])
 def test_no_any_port_match(registered, presented):
-    assert not redirect_uri_matches([registered], presented)
+    assert not redirect_uri_matches([registered], presented, any_loopback_port=True)
 
 
 def test_localhost_matches_exactly():
@@ -108,4 +110,4 @@ def test_loopback_match_refuses_malformed_presented_uri(presented):
     """Registration refuses these (or they cannot be registered at all), and DOT's own
     Application.redirect_uri_allowed, which Tessera overrides, refuses fragment and userinfo.
     The any-port branch compares only scheme, host, path and query, so they slip through."""
-    assert not redirect_uri_matches(["http://127.0.0.1/callback"], presented)
+    assert not redirect_uri_matches(["http://127.0.0.1/callback"], presented, any_loopback_port=True)

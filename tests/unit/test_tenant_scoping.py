@@ -76,7 +76,7 @@ def test_unscoped_drops_the_application_filter_but_not_the_database_one(world_a,
 
 def test_platform_path_visits_each_tenant_and_audits_it(world_a, world_b):
     from audit.models import Action, AuditEvent
-    from audit.services import system_actor
+    from core.actors import system_actor
     from tenants.platform import each_tenant
 
     seen = {}

@@ -8,7 +8,7 @@ import sys
 from django.core.exceptions import ValidationError
 
 from accounts.services import create_user
-from tenants.commands import OperatorCommand
+from core.commands import OperatorCommand
 from tenants.context import tenant_context
 from tenants.models import Tenant
 

@@ -7,8 +7,8 @@ import time
 
 from django.db import close_old_connections
 
-from audit import spool
-from tenants.commands import OperatorCommand
+from audit import shipper, spool
+from core.commands import OperatorCommand
 
 
 class Command(OperatorCommand):
@@ -32,10 +32,10 @@ class Command(OperatorCommand):
             raise self.fail("--batch must be at least 1")
         if opts["interval"] < 0:
             raise self.fail("--interval cannot be negative")
-        consumer = opts["consumer"] or spool.default_consumer()
+        consumer = opts["consumer"] or shipper.default_consumer()
         if opts["once"]:
             total = 0
-            while (batch := spool.ship(count=opts["batch"], consumer=consumer)).read:
+            while (batch := shipper.ship(count=opts["batch"], consumer=consumer)).read:
                 total += batch.chained
             self.stdout.write(f"shipped {total} event(s); {spool.backlog()} left in the spool")
             return
@@ -50,7 +50,7 @@ class Command(OperatorCommand):
         self.stdout.write(f"shipping audit events as {consumer}")
         while not stopping:
             try:
-                batch = spool.ship(count=opts["batch"], block_ms=1000, consumer=consumer)
+                batch = shipper.ship(count=opts["batch"], block_ms=1000, consumer=consumer)
             except Exception:  # Redis or PostgreSQL away: say so, wait, try again
                 spool.log.exception("audit shipper: batch failed; retrying in 1 s")
                 time.sleep(1)

@@ -6,9 +6,9 @@ import json
 
 from django.core.exceptions import ValidationError
 
-from idp.models import AccessTokenFormat, GrantType, SigningAlgorithm
-from idp.services import create_client
-from tenants.commands import OperatorCommand
+from idp.models import AccessTokenFormat, ApplicationType, GrantType, SigningAlgorithm
+from idp.services.clients import create_client
+from core.commands import OperatorCommand
 from tenants.context import tenant_context
 from tenants.models import Tenant
 
@@ -26,6 +26,9 @@ class Command(OperatorCommand):
         parser.add_argument("--redirect-uri", action="append", default=[])
         parser.add_argument("--post-logout-redirect-uri", action="append", default=[])
         parser.add_argument("--first-party", action="store_true", help="Skip the consent page.")
+        parser.add_argument("--native", action="store_true",
+                            help="A native app (CLI, desktop, mobile): its loopback redirect URIs match on "
+                                 "any port (RFC 8252 §7.3). Other clients' redirect URIs match exactly.")
         parser.add_argument("--algorithm", default=SigningAlgorithm.RS256, choices=SigningAlgorithm.values,
                             help="ID token signing algorithm.")
         parser.add_argument("--access-token-format", default=AccessTokenFormat.OPAQUE,
@@ -44,6 +47,7 @@ class Command(OperatorCommand):
                     redirect_uris=opts["redirect_uri"], first_party=opts["first_party"],
                     post_logout_redirect_uris=opts["post_logout_redirect_uri"], algorithm=opts["algorithm"],
                     access_token_format=opts["access_token_format"], actor=self.actor,
+                    application_type=ApplicationType.NATIVE if opts["native"] else ApplicationType.WEB,
                 )
             except ValidationError as exc:
                 raise self.fail(" ".join(exc.messages)) from exc

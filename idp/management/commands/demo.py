@@ -9,9 +9,9 @@ from django.db import transaction
 from accounts.services import create_user
 from idp import keys
 from idp.models import Application, GrantType
-from idp.services import create_client, reissue_client_secret
-from tenants.commands import OperatorCommand
-from tenants.conf import tessera_settings
+from idp.services.clients import create_client, reissue_client_secret
+from core.commands import OperatorCommand
+from core.conf import tessera_settings
 from tenants.context import issuer_for, tenant_context
 from tenants.models import Tenant
 from tenants.services import create_tenant
@@ -31,6 +31,9 @@ class Command(OperatorCommand):
 
     @transaction.atomic
     def handle(self, *args, **opts) -> None:
+        if tessera_settings.ENVIRONMENT == "production":
+            # The demo user's password is printed in the README: never on a real deployment.
+            raise self.fail("demo is for development only: it creates a user with a published password")
         tenant = Tenant.objects.filter(slug=DEMO_SLUG).first() or create_tenant(
             DEMO_SLUG, "Demo Organisation", actor=self.actor)
         with tenant_context(tenant):
@@ -44,7 +47,7 @@ class Command(OperatorCommand):
                                        GrantType.CLIENT_CREDENTIALS])
             spa = self._client("demo-spa", "Demo SPA", confidential=False, redirects=SPA_REDIRECTS,
                                grants=[GrantType.AUTHORIZATION_CODE, GrantType.REFRESH_TOKEN])
-            keys.ensure_keys()
+            keys.provision_keys(actor=self.actor)  # a demo tenant of an older version may lack some
         issuer = issuer_for(tenant, tessera_settings.PUBLIC_URL or "http://127.0.0.1:8000")
         result = {
             "issuer": issuer,

@@ -6,7 +6,7 @@ import json
 
 from django.core.exceptions import ValidationError
 
-from tenants.commands import OperatorCommand
+from core.commands import OperatorCommand
 from tenants.services import create_tenant
 
 

@@ -7,6 +7,8 @@ from typing import Any, NoReturn
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from core.actors import Actor, system_actor
+
 
 class OperatorCommand(BaseCommand):
     """A command whose usage errors are a single ``error: ...`` line with exit status 2."""
@@ -22,10 +24,8 @@ class OperatorCommand(BaseCommand):
         return parser
 
     @property
-    def actor(self):
+    def actor(self) -> Actor:
         """The audit actor for what this command does: system, "manage.py <command>"."""
-        from audit.services import system_actor
-
         return system_actor(f"manage.py {self.__module__.rsplit('.', 1)[-1]}")
 
     def fail(self, message: str) -> CommandError:

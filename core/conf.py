@@ -30,6 +30,12 @@ DEFAULTS: dict[str, Any] = {
     "AUDIT_SPOOL_URL": "",
     # Algorithms a tenant publishes keys for; ID tokens default to the first.
     "SIGNING_ALGORITHMS": ["RS256", "ES256"],
+    # A signed checkpoint of the tenant's audit chain head every this many events (0: only
+    # on export and `manage.py checkpoint_audit`).
+    "AUDIT_CHECKPOINT_INTERVAL": 1000,
+    # "development", "test" or "production" (set by the settings overlay): production
+    # refuses what only makes sense on a developer's machine (`manage.py demo`).
+    "ENVIRONMENT": "development",
 }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import secrets
 
-from tenants.commands import OperatorCommand
+from core.commands import OperatorCommand
 
 
 class Command(OperatorCommand):

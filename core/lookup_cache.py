@@ -13,7 +13,7 @@ import time
 from collections import OrderedDict
 from typing import Any, Callable, Hashable
 
-from tenants.conf import tessera_settings
+from core.conf import tessera_settings
 
 _MISSING = object()
 

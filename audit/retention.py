@@ -1,0 +1,45 @@
+"""Retention: purging a tenant's oldest audit events, as a prefix of its chain.
+
+Only the table owner (or a role it grants EXECUTE on ``audit_purge_through``) may purge:
+the application role has neither DELETE on the events nor EXECUTE on the function
+(tenants.roles), so a compromised web process cannot shorten the trail.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from django.utils import timezone
+
+from audit import chain
+from audit.models import Action, AuditEvent
+from audit.recording import event_fields
+from core.actors import Actor
+
+MINIMUM_RETENTION = dt.timedelta(days=30)
+
+
+def purge(before: dt.datetime, *, actor: Actor, using: str = DEFAULT_DB_ALIAS) -> int:
+    """Delete the current tenant's oldest events, those before ``before`` (never any from the
+    last 30 days), as a prefix of the chain, through the database alias ``using`` (a role
+    allowed to purge). A purge event records the last purged link, so the chain stays
+    verifiable from there."""
+    before = min(before, timezone.now() - MINIMUM_RETENTION)
+    connection = connections[using]
+    with transaction.atomic(using=using):
+        events = AuditEvent.objects.using(using).order_by("seq")
+        first_kept = events.filter(occurred__gte=before).values_list("seq", flat=True).first()
+        candidates = events.filter(seq__lt=first_kept) if first_kept is not None else events
+        last = candidates.order_by("-seq").values("seq", "hash").first()
+        if last is None:
+            return 0
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT audit_purge_through(%s)", [last["seq"]])
+                count = cursor.fetchone()[0]
+        else:
+            count = AuditEvent.objects.using(using).filter(seq__lte=last["seq"])._raw_delete(using)
+        details = {"through_seq": last["seq"], "anchor_hash": last["hash"], "count": count, "before": before}
+        chain.append([(event_fields(Action.AUDIT_PURGED, actor=actor, details=details), None)], using=using)
+    return count

@@ -1,0 +1,8 @@
+"""App config for core (it holds management commands and templates-free helpers only)."""
+
+from django.apps import AppConfig
+
+
+class CoreConfig(AppConfig):
+    name = "core"
+    default_auto_field = "django.db.models.BigAutoField"

@@ -1,0 +1,37 @@
+"""Platform-level pages: readable CSRF failure and error pages.
+
+None of them reads the request body or runs CSRF checks: Django's default ``bad_request``
+is wrapped in ``requires_csrf_token``, which parses the body again, so a body that could not
+be parsed the first time (a form posted in an unknown or invalid charset) turned the 400
+into a 500.
+"""
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+
+def _page(request: HttpRequest, status: int, title: str, message: str) -> HttpResponse:
+    return render(request, "error.html", {"title": title, "message": message}, status=status)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """Explain a CSRF failure to a person instead of Django's debug page."""
+    return _page(request, 403, "This form has expired",
+                 "Please go back, reload the page and try again. Cookies must be enabled for this site.")
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return _page(request, 400, "The request could not be read",
+                 "Please go back and try again. If you sent a form, send it as UTF-8.")
+
+
+def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return _page(request, 403, "Not allowed", "You may not open this page.")
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return _page(request, 404, "Page not found", "There is nothing at this address.")
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    return _page(request, 500, "Something went wrong", "Please try again in a moment.")

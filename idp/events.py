@@ -1,0 +1,83 @@
+"""The idp app's audit events: one typed function per event, so their schema lives here.
+
+Each calls ``audit.recording.record`` in the caller's transaction; none takes a secret,
+token or code (only identifiers: client_id, token family, kid).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from audit.models import Action, Outcome
+from audit.recording import record
+from core.actors import ANONYMOUS, Actor, client_actor, system_actor, user_actor
+
+if TYPE_CHECKING:
+    from idp.models import Application, SigningKey
+
+
+def client_summary(application: "Application") -> dict[str, Any]:
+    """What an event says about a client's configuration (never its secret)."""
+    return {
+        "name": application.name, "client_type": application.client_type,
+        "application_type": application.application_type,
+        "grant_types": list(application.grant_types), "redirect_uris": application.redirect_uris.split(),
+        "first_party": application.skip_authorization, "algorithm": application.algorithm,
+        "access_token_format": application.access_token_format,
+    }
+
+
+def client_created(application: "Application", *, actor: Actor | None) -> None:
+    record(Action.CLIENT_CREATED, actor=actor or system_actor("tessera"),
+           target=("client", application.client_id), details=client_summary(application))
+
+
+def client_secret_reissued(application: "Application", *, actor: Actor) -> None:
+    record(Action.CLIENT_UPDATED, actor=actor, target=("client", application.client_id),
+           details={"change": "new client secret issued"})
+
+
+def consent_granted(user: Any, application: "Application", scopes: list[str]) -> None:
+    record(Action.CONSENT_GRANTED, actor=user_actor(user), subject=user.username,
+           target=("client", application.client_id), details={"scope": sorted(set(scopes))})
+
+
+def token_issued(*, client: "Application", user: Any, grant_type: str, scope: str, refresh: bool,
+                 oidc: bool, family: uuid.UUID | None, expires_in: int | None, spool: bool = False) -> None:
+    """token.issued (any grant) or token.refreshed (the refresh grant)."""
+    record(
+        Action.TOKEN_REFRESHED if grant_type == "refresh_token" else Action.TOKEN_ISSUED,
+        actor=client_actor(client),
+        subject=user.username if user is not None else "",
+        target=("user", user.uid) if user is not None else ("client", client.client_id),
+        details={"grant_type": grant_type, "scope": scope, "format": client.access_token_format,
+                 "refresh": refresh, "oidc": oidc, "family": str(family) if family else None,
+                 "expires_in": expires_in},
+        spool=spool,
+    )
+
+
+def token_revoked_by_client(client: "Application", *, kind: str, token_id: int, hint: str | None) -> None:
+    """RFC 7009: a client revoked one of its tokens."""
+    record(Action.TOKEN_REVOKED, actor=client_actor(client), target=(kind, token_id),
+           details={"reason": "client_request", "hint": hint})
+
+
+def session_tokens_revoked(user: Any, *, sid: str, families: list[uuid.UUID]) -> None:
+    """RP-initiated logout revoked what one browser session had been issued."""
+    record(Action.TOKEN_REVOKED, actor=user_actor(user), subject=user.username, target=("session", sid),
+           details={"reason": "logout", "families": sorted(str(f) for f in families)})
+
+
+def token_reuse_detected(family: uuid.UUID, *, client: "Application | None", reason: str) -> None:
+    """A used code or refresh token came back (RFC 6749 §4.1.2, RFC 9700 §4.14.2): its
+    family is revoked. ``client`` presented it."""
+    record(Action.TOKEN_REUSE_DETECTED, outcome=Outcome.FAILURE,
+           actor=client_actor(client) if client else ANONYMOUS,
+           target=("token_family", family), details={"reason": reason, "family": str(family)})
+
+
+def signing_key_created(key: "SigningKey", *, actor: Actor | None = None) -> None:
+    record(Action.KEY_CREATED, actor=actor or system_actor("tessera"), target=("signing_key", key.kid),
+           details={"alg": key.alg, "state": key.state})

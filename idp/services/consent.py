@@ -1,0 +1,27 @@
+"""Consent: the scopes a user has allowed a client, remembered so the page is shown once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+
+from idp import events
+from idp.models import Application, Consent
+
+
+def record_consent(user: Any, application: Application, scopes: list[str]) -> None:
+    """Remember that ``user`` allowed ``application`` these scopes (merged with earlier ones)."""
+    with transaction.atomic():
+        consent, created = Consent.objects.select_for_update().get_or_create(
+            user=user, application=application, defaults={"scope": " ".join(sorted(set(scopes)))}
+        )
+        if not created and not consent.covers(scopes):
+            consent.scope = " ".join(sorted(set(consent.scope.split()) | set(scopes)))
+            consent.save(update_fields=["scope", "updated"])
+        events.consent_granted(user, application, scopes)
+
+
+def has_consent(user: Any, application: Application, scopes: list[str]) -> bool:
+    consent = Consent.objects.filter(user=user, application=application).first()
+    return consent is not None and consent.covers(scopes)

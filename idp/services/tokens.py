@@ -1,0 +1,187 @@
+"""The token lifecycle: authorization codes claimed once, refresh tokens rotated on every use,
+token families revoked when a used code or refresh token comes back.
+
+Claims are conditional UPDATEs (``... WHERE used_at IS NULL`` / ``revoked IS NULL``) made
+once every check of the token request has passed (PKCE, redirect URI, scope), and before any
+token is saved: of two concurrent requests presenting the same code or refresh token,
+exactly one wins; the loser's UPDATE waits for the winner's row lock, finds the value used,
+and revokes the whole family, the winner's new tokens included. The loser's revocation and
+its audit event commit with its own (400) response: nothing here raises inside a block that
+would doom the request's transaction (RFC 6749 §4.1.2, RFC 9700 §4.14.2).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from oauth2_provider.models import refresh_token_expire_timedelta, set_token_value
+
+from idp import events
+from idp.fields import sha256_hex
+from idp.models import AccessToken, Application, Grant, RefreshToken
+
+log = logging.getLogger(__name__)
+
+CODE_REPLAYED = "code_replayed"
+REFRESH_TOKEN_REUSED = "refresh_token_reused"
+
+
+# --- authorization codes ------------------------------------------------------------------
+
+
+def find_code(code: object) -> Grant | None:
+    """The grant row of a presented code (looked up by digest), with its user."""
+    if not isinstance(code, str) or not code:
+        return None
+    return Grant.objects.filter(code=code).select_related("user").first()
+
+
+def code_usable(grant: Grant | None, client: Application) -> bool:
+    """Whether ``client`` may exchange this code now. A code that was already exchanged is a
+    replay: the tokens issued from it are revoked."""
+    if grant is None or grant.application_id != client.pk:
+        return False  # another client's code: not a replay of ours, and not consumed
+    if grant.used_at is not None:
+        code_replayed(grant, client)
+        return False
+    return not grant.is_expired()
+
+
+def claim_code(grant: Grant, client: Application) -> bool:
+    """Mark the code used (once every check passed); False when another request won it, in
+    which case this one is a replay and the winner's tokens are revoked."""
+    claimed = Grant.objects.filter(pk=grant.pk, used_at__isnull=True).update(used_at=timezone.now())
+    if not claimed:
+        code_replayed(grant, client)
+    return bool(claimed)
+
+
+def code_replayed(grant: Grant, client: Application | None) -> None:
+    """RFC 6749 §4.1.2: a code presented after its exchange revokes every token issued from it."""
+    log.warning("authorization code replayed; revoking its tokens (grant %s)", grant.pk)
+    with transaction.atomic():
+        Grant.objects.filter(pk=grant.pk).update(replayed_at=timezone.now())
+        revoke_token_family(grant.family, reason=CODE_REPLAYED, client=client)
+
+
+# --- refresh tokens -----------------------------------------------------------------------
+
+
+def usable_refresh_token(value: object, client: Application) -> RefreshToken | None:
+    """The presented refresh token, if ``client`` may use it now (one query: the token, its
+    access token and user). A used or revoked one is reuse: its whole family is revoked,
+    whichever client presents it (RFC 9700 §4.14.2)."""
+    if not isinstance(value, str) or not value:
+        return None
+    rt = (
+        RefreshToken.objects.filter(token_checksum=sha256_hex(value))
+        .select_related("access_token", "user")
+        .order_by(F("revoked").desc(nulls_first=True))
+        .first()
+    )
+    if rt is None:
+        return None
+    if rt.revoked is not None:
+        log.warning("refresh token reused; revoking its family (refresh token %s)", rt.pk)
+        revoke_token_family(rt.token_family, reason=REFRESH_TOKEN_REUSED, client=client)
+        return None
+    if rt.application_id != client.pk or rt.access_token is None or not rt.user.is_active:
+        return None
+    expire_delta = refresh_token_expire_timedelta()
+    if expire_delta and rt.access_token.expires + expire_delta <= timezone.now():
+        return None
+    return rt
+
+
+def claim_refresh_token(rt: RefreshToken, client: Application) -> bool:
+    """Mark the refresh token used (once every check passed); False when a concurrent request
+    used it first, in which case this one is reuse and the family, the winner's new tokens
+    included, is revoked."""
+    now = timezone.now()
+    claimed = RefreshToken.objects.filter(pk=rt.pk, revoked__isnull=True).update(
+        revoked=now, updated=now, access_token=None)
+    if not claimed:
+        log.warning("refresh token used concurrently; revoking its family (refresh token %s)", rt.pk)
+        revoke_token_family(rt.token_family, reason=REFRESH_TOKEN_REUSED, client=client)
+    return bool(claimed)
+
+
+def rotate_refresh_token(old: RefreshToken, *, client: Application, scope: str, access_token: str,
+                         refresh_token: str | None, expires: dt.datetime, resource: list[str]) -> None:
+    """The claimed ``old`` token's successors: its access token deleted, a new access token
+    and (if issued) a new refresh token in the same family, carrying its sign-in context."""
+    if old.access_token_id:
+        # The only row pointing at it (old.access_token) was cleared by the claim.
+        AccessToken.objects.filter(pk=old.access_token_id)._raw_delete(AccessToken.objects.db)
+    new_access = new_access_token(value=access_token, user=old.user, client=client, scope=scope,
+                                  expires=expires, resource=resource, family=old.token_family, sid=old.sid,
+                                  source_refresh_token=old)
+    if refresh_token:
+        new_refresh_token(value=refresh_token, user=old.user, client=client, access_token=new_access,
+                          family=old.token_family, resource=resource, source=old)
+
+
+# --- token rows ---------------------------------------------------------------------------
+
+
+def new_access_token(*, value: str, user: Any, client: Application, scope: str, expires: dt.datetime,
+                     resource: list[str], family: uuid.UUID | None, sid: str,
+                     source_refresh_token: RefreshToken | None = None) -> AccessToken:
+    """Store an access token (its SHA-256 checksum only)."""
+    token = AccessToken(user=user, scope=scope, expires=expires, application=client,
+                        source_refresh_token=source_refresh_token, resource=resource, family=family, sid=sid)
+    set_token_value(token, value)
+    token.save()
+    return token
+
+
+def new_refresh_token(*, value: str, user: Any, client: Application, access_token: AccessToken,
+                      family: uuid.UUID, resource: list[str], source: Grant | RefreshToken | None) -> RefreshToken:
+    """Store a refresh token (checksum only) with the sign-in context of the code or refresh
+    token it descends from, so a refreshed ID token keeps the original auth_time."""
+    token = RefreshToken(
+        user=user, application=client, access_token=access_token, token_family=family, resource=resource,
+        sid=source.sid if source else "", auth_time=source.auth_time if source else None,
+        amr=list(source.amr) if source else [], acr=source.acr if source else "",
+    )
+    set_token_value(token, value)
+    token.save()
+    return token
+
+
+# --- revocation ---------------------------------------------------------------------------
+
+
+def revoke_token_family(family: uuid.UUID | None, *, reason: str, client: Application | None = None) -> None:
+    """Revoke every token descended from one authorization (a code and its refresh chain).
+
+    ``reason`` says why (CODE_REPLAYED, REFRESH_TOKEN_REUSED); it is audited as
+    token.reuse_detected, with the client that presented the used credential.
+    """
+    if family is None:
+        return
+    with transaction.atomic():
+        RefreshToken.revoke_family(family)
+        AccessToken.objects.filter(family=family).delete()
+        events.token_reuse_detected(family, client=client, reason=reason)
+
+
+def revoke_session_tokens(user: Any, sid: str) -> None:
+    """Revoke the tokens issued through one browser session (RP-initiated logout)."""
+    if not sid:
+        return
+    with transaction.atomic():
+        families = set(
+            RefreshToken.objects.filter(user=user, sid=sid).values_list("token_family", flat=True)
+        )
+        for family in families:
+            RefreshToken.revoke_family(family)
+        deleted, _ = AccessToken.objects.filter(user=user, sid=sid).delete()
+        if families or deleted:
+            events.session_tokens_revoked(user, sid=sid, families=list(families))

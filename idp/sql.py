@@ -1,0 +1,29 @@
+"""The SQL the idp app writes by hand (tests/unit/test_sql.py pins its names to the models)."""
+
+from __future__ import annotations
+
+from idp.models import AccessToken
+
+_APPLICATION_TABLE = AccessToken._meta.get_field("application").related_model._meta.db_table
+_USER_TABLE = AccessToken._meta.get_field("user").related_model._meta.db_table
+
+# Introspection of an opaque access token: the hottest read of a resource server's life, so
+# one explicit statement instead of an ORM query (whose SQL compilation alone costs several
+# times the round trip). The tenant filter is explicit, as the scoped manager would add it:
+# on SQLite (make run) it is the only one; on PostgreSQL row-level security stands beneath.
+ACCESS_TOKEN = f"""
+    SELECT t.expires, t.created, t.scope, t.resource, a.client_id, u.uid, u.username, u.is_active
+      FROM {AccessToken._meta.db_table} t
+      LEFT JOIN {_APPLICATION_TABLE} a ON a.id = t.application_id
+      LEFT JOIN {_USER_TABLE} u ON u.id = t.user_id
+     WHERE t.tenant_id = %s AND t.token_checksum = %s
+"""
+
+# Whether the row of a user-bound JWT access token still exists and its user is active
+# (revocation and logout delete the row; deactivation kills every token at once).
+JWT_ACCESS_TOKEN_LIVE = f"""
+    SELECT u.is_active
+      FROM {AccessToken._meta.db_table} t
+      JOIN {_USER_TABLE} u ON u.id = t.user_id
+     WHERE t.tenant_id = %s AND t.token_checksum = %s
+"""

@@ -1,0 +1,15 @@
+"""Signals tenants sends so that higher apps can act without tenants importing them.
+
+Both are sent inside the tenant's context and the transaction of the change; a receiver's
+error rolls the change back.
+"""
+
+from django.dispatch import Signal
+
+# A tenant was created. Arguments: tenant, actor (core.actors.Actor or None).
+# audit starts the tenant's chain; idp provisions its signing keys.
+tenant_created = Signal()
+
+# Platform code entered a tenant (tenants.platform). Arguments: tenant, actor, reason.
+# audit records it in that tenant's trail.
+platform_accessed = Signal()
