@@ -17,8 +17,8 @@ def find_user(identifier: str):
     """The current tenant's user whose username, else email, matches ``identifier`` (any case)."""
     users = get_user_model().objects
     identifier = identifier.strip()
-    if not identifier or "\x00" in identifier:
-        return None
+    if not identifier or "\x00" in identifier or not identifier.isprintable():
+        return None  # no account is named with NUL, control characters or lone surrogates
     # lower() on both sides, so the lookup uses the (tenant, lower(...)) unique indexes;
     # Django's iexact compiles to UPPER() and would scan every user of the tenant.
     wanted = Lower(Value(identifier))

@@ -126,6 +126,19 @@ def verify(jws: str, keys: list[dict[str, Any]]) -> Claim:
         raise CheckpointError("the signature does not verify") from exc
 
 
+def claimed_tenant(jws: str) -> int | None:
+    """The tenant a checkpoint *says* it is about, read without verifying it: only to tell
+    which tenant's verification it belongs to (a collected file holds many tenants')."""
+    import base64
+
+    try:
+        payload = jws.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        return int(claims["tenant_id"])
+    except (IndexError, ValueError, TypeError, KeyError):
+        return None
+
+
 def write(using: str | None = None) -> Checkpoint | None:
     """Sign and store a checkpoint of the current tenant's head now (export, command)."""
     from django.db import DEFAULT_DB_ALIAS, transaction

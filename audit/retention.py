@@ -40,6 +40,12 @@ def purge(before: dt.datetime, *, actor: Actor, using: str = DEFAULT_DB_ALIAS) -
                 count = cursor.fetchone()[0]
         else:
             count = AuditEvent.objects.using(using).filter(seq__lte=last["seq"])._raw_delete(using)
-        details = {"through_seq": last["seq"], "anchor_hash": last["hash"], "count": count, "before": before}
+        if not count:
+            return 0
+        # Where the chain now starts, as the database left it: the function keeps its own
+        # 30-day floor (its clock, not this process's), so it may have kept more.
+        first = events.values("seq", "prev_hash").first()
+        through, anchor = (first["seq"] - 1, first["prev_hash"]) if first else (last["seq"], last["hash"])
+        details = {"through_seq": through, "anchor_hash": anchor, "count": count, "before": before}
         chain.append([(event_fields(Action.AUDIT_PURGED, actor=actor, details=details), None)], using=using)
     return count

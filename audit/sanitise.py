@@ -9,8 +9,8 @@ Redaction goes by the *name* of a detail and by the *shape* of its value:
 - a value is secret when it looks like bearer material under any key: a JWT, or a long run
   of base64 characters (a token, a secret, a code).
 
-PostgreSQL text and jsonb cannot hold NUL, and an audit write must never fail on input:
-NUL becomes U+FFFD everywhere.
+PostgreSQL text and jsonb cannot hold NUL, no UTF-8 encoder takes a lone surrogate, and an
+audit write must never fail on input: both become U+FFFD everywhere.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ SENSITIVE_VALUE = re.compile(r"^(?:eyJ[\w-]*\.[\w-]*\.[\w-]*|[A-Za-z0-9_\-+/=]{4
 REDACTED = "[redacted]"
 MAX_TEXT = 512
 _WORDS = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def key_is_secret(key: str) -> bool:
@@ -44,8 +45,8 @@ def key_is_secret(key: str) -> bool:
 
 
 def clean_text(value: str, max_length: int = MAX_TEXT) -> str:
-    """``value`` cut to ``max_length`` with NUL replaced (PostgreSQL refuses NUL)."""
-    return value[:max_length].replace("\x00", "\ufffd")
+    """``value`` cut to ``max_length``, NUL and lone surrogates replaced by U+FFFD."""
+    return _SURROGATE.sub("\ufffd", value[:max_length].replace("\x00", "\ufffd"))
 
 
 def sanitise(value: Any, key: str = "") -> Any:

@@ -98,21 +98,22 @@ class _Walk:
                             checkpoint_seq=max(self.matched) if self.matched else None)
 
 
-def _claims(jws_values: Iterable[str], keys: list[dict[str, Any]], tenant_id: int,
-            *, skip_other_tenants: bool) -> dict[int, str]:
-    """seq -> hash of each checkpoint that verifies; _Broken for one that does not."""
+def _claims(jws_values: Iterable[str], keys: list[dict[str, Any]], tenant_id: int) -> dict[int, str]:
+    """seq -> hash of each checkpoint about this tenant; _Broken for one that claims to be
+    about it and does not verify (a checkpoint is never silently dropped: its key row
+    removed or rewritten is exactly what an attacker who cut the chain would do).
+    Checkpoints of other tenants are left out."""
     wanted: dict[int, str] = {}
     for jws in jws_values:
+        claimed = checkpoints.claimed_tenant(jws)
+        if claimed is not None and claimed != tenant_id:
+            continue
         try:
             claim = checkpoints.verify(jws, keys)
         except CheckpointError as exc:
-            if skip_other_tenants:  # a collected file may hold other tenants' checkpoints
-                continue
-            raise _Broken(None, f"a checkpoint does not verify: {exc}") from exc
+            raise _Broken(None, f"a checkpoint of this tenant does not verify: {exc}") from exc
         if claim.tenant_id != tenant_id:
-            if skip_other_tenants:
-                continue
-            raise _Broken(claim.seq, "a checkpoint of another tenant is stored in this tenant's trail")
+            raise _Broken(claim.seq, "a checkpoint names another tenant than its payload claims")
         if wanted.get(claim.seq, claim.hash) != claim.hash:
             raise _Broken(claim.seq, f"two signed checkpoints disagree about event #{claim.seq}")
         wanted[claim.seq] = claim.hash
@@ -137,30 +138,30 @@ def _chain_start(event: AuditEvent) -> str | None:
     return event.prev_hash
 
 
-def verify_chain(external: Iterable[str] = ()) -> Verification:
+def verify_chain(external: Iterable[str] = (), keys: list[dict[str, Any]] | None = None) -> Verification:
     """Verify the current tenant's chain (see the module docstring).
 
     ``external``: checkpoints (compact JWS) obtained earlier, from log lines or exports;
-    those of other tenants are ignored. The head is read after the checkpoints and the walk
-    stops at it, so events appended while verifying are left for the next run.
+    those of other tenants are left out. ``keys``: the tenant's public keys from outside the
+    database (its published JWKS, kept by the auditor); without them the keys are read from
+    the database, which an attacker who can write the tables could have changed too. The
+    head is read after the checkpoints and the walk stops at it, so events appended while
+    verifying are left for the next run.
     """
     from tenants.context import require_tenant
 
     tenant = require_tenant()
-    signer = checkpoints.signer()
-    keys = signer.public_keys() if signer else []
+    if keys is None:
+        signer = checkpoints.signer()
+        keys = signer.public_keys() if signer else []
     notes: list[str] = []
     walk = _Walk(wanted={}, check_mac=True)
     try:
-        stored = list(Checkpoint.objects.values_list("jws", flat=True))
-        if (stored or external) and not keys:
-            notes.append("checkpoints not checked: no signing keys are available")
-        else:
-            walk.wanted = _claims(stored, keys, tenant.pk, skip_other_tenants=False)
-            for seq, hash_ in _claims(external, keys, tenant.pk, skip_other_tenants=True).items():
-                if walk.wanted.get(seq, hash_) != hash_:
-                    raise _Broken(seq, f"event #{seq} is not the one a checkpoint taken earlier vouches for")
-                walk.wanted[seq] = hash_
+        walk.wanted = _claims(Checkpoint.objects.values_list("jws", flat=True), keys, tenant.pk)
+        for seq, hash_ in _claims(external, keys, tenant.pk).items():
+            if walk.wanted.get(seq, hash_) != hash_:
+                raise _Broken(seq, f"event #{seq} is not the one a checkpoint taken earlier vouches for")
+            walk.wanted[seq] = hash_
         head = ChainHead.objects.first()
         through = head.seq if head is not None else 0
         for event in _events(through):
@@ -232,7 +233,7 @@ def verify_export(events: list[dict[str, Any]], jws_values: list[str], keys: lis
     walk = _Walk(wanted={}, check_mac=False)
     notes = ["keyed links not checked offline (they need the key-encryption key)"]
     try:
-        walk.wanted = _claims(jws_values, keys, tenant_id, skip_other_tenants=True)
+        walk.wanted = _claims(jws_values, keys, tenant_id)
         by_seq: dict[int, dict[str, Any]] = {}
         for data in events:
             if by_seq.setdefault(data["seq"], data) != data:

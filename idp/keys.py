@@ -201,5 +201,6 @@ class CheckpointSigner:
         raise NoSigningKey("the tenant has no active signing key")
 
     def public_keys(self) -> list[dict[str, Any]]:
-        # Every key the tenant ever had, published or not: old checkpoints stay verifiable.
-        return [k.public_jwk for k in SigningKey.objects.order_by("created")]
+        # Every key the tenant had, published or not (old checkpoints stay verifiable), but
+        # a revoked one: whoever holds a compromised key could sign anything with it.
+        return [k.public_jwk for k in SigningKey.objects.exclude(state=SigningKey.State.REVOKED).order_by("created")]

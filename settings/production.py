@@ -19,9 +19,23 @@ if len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5 or SECRET_KEY.startswith("dj
 try:
     _weakness = kek_weakness(decode_kek(TESSERA["KEY_ENCRYPTION_KEY"]))
 except ValueError as exc:
-    raise ImproperlyConfigured(f"{exc} {GENERATE_HINT}") from exc
+    raise ImproperlyConfigured(
+        f"{exc} {GENERATE_HINT} A key an earlier release accepted (with spaces, '+' or '/' in it) is the same "
+        "key re-encoded by: python3 -c \"import base64,sys; print(base64.urlsafe_b64encode(base64.b64decode("
+        "sys.argv[1].strip().replace('-', '+').replace('_', '/'))).decode())\" 'OLD-KEY' (a new key would "
+        "orphan every signing key, client secret and audit link made under the old one).") from exc
 if _weakness:
     raise ImproperlyConfigured(f"TESSERA_KEY_ENCRYPTION_KEY is not a random key: {_weakness}. {GENERATE_HINT}")
+
+
+# Suffixes under which anyone can register a name (a few of the public suffix list, which is
+# not available offline): ".co.uk" in ALLOWED_HOSTS would admit every British company.
+_SHARED_SUFFIXES = {
+    "co.uk", "org.uk", "ac.uk", "gov.uk", "com.au", "net.au", "org.au", "co.nz", "co.jp", "ne.jp", "or.jp",
+    "com.br", "com.cn", "com.mx", "co.in", "co.za", "com.tr", "co.kr", "com.sg", "com.hk", "github.io",
+    "gitlab.io", "herokuapp.com", "vercel.app", "netlify.app", "pages.dev", "web.app", "firebaseapp.com",
+    "azurewebsites.net", "cloudfront.net", "appspot.com", "amazonaws.com", "blogspot.com",
+}
 
 
 def _host_problem(host: str) -> str | None:
@@ -29,9 +43,9 @@ def _host_problem(host: str) -> str | None:
     if host == "*" or "*" in host:
         return "wildcards are refused"
     if host.startswith("."):
-        labels = [label for label in host[1:].split(".") if label]
-        if len(labels) < 2:
-            return f"{host!r} admits every host under a top-level domain"
+        labels = [label for label in host[1:].lower().split(".") if label]
+        if len(labels) < 2 or ".".join(labels) in _SHARED_SUFFIXES:
+            return f"{host!r} admits every host under a public suffix"
     return None
 
 
@@ -44,9 +58,13 @@ if any("*" in origin for origin in CORS_ALLOWED_ORIGINS):
     raise ImproperlyConfigured("CORS_ALLOWED_ORIGINS may not contain '*'.")
 
 _public = urlsplit(TESSERA["PUBLIC_URL"])
+try:
+    _public_port = _public.port
+except ValueError:
+    _public_port = -1
 if (_public.scheme != "https" or not _public.hostname or _public.username is not None
         or _public.password is not None or "@" in _public.netloc or _public.query or _public.fragment
-        or "\\" in TESSERA["PUBLIC_URL"]):
+        or "\\" in TESSERA["PUBLIC_URL"] or _public_port == -1):
     raise ImproperlyConfigured(
         "TESSERA_PUBLIC_URL must be the https:// URL relying parties reach: a host, an optional port "
         "and path, no user information, query or fragment.")

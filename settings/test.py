@@ -6,6 +6,10 @@ production runs on PostgreSQL, with the production roles: the owner migrates, th
 application role (no ownership, no BYPASSRLS) serves. With DATABASE_URL, give the owner's
 URL as DATABASE_OWNER_URL. Without PostgreSQL's binaries the suite falls back to SQLite,
 except in CI (CI=true), where that is an error: PostgreSQL tests must fail, not skip.
+
+``TESSERA_TEST_DATABASE=sqlite`` runs on SQLite on purpose: the database ``make run`` serves,
+where the application layer stands alone without row-level security. ``make test`` runs the
+relying-party flows and the attacker-side tests there too (``-m "not postgres"``).
 """
 
 from __future__ import annotations
@@ -48,6 +52,9 @@ def _test_databases() -> dict:
     the suite through "default", so row-level security binds every test as it binds
     production (the application role owns nothing and has no BYPASSRLS).
     """
+    if env_str("TESSERA_TEST_DATABASE") == "sqlite":
+        default = parse_database_url("sqlite:///var/test.sqlite3", base_dir=BASE_DIR)
+        return {"default": default, "owner": {**default, "TEST": {"MIRROR": "default"}}}
     if env_str("DATABASE_URL"):
         default = parse_database_url(env_str("DATABASE_URL"), base_dir=BASE_DIR)
         owner = parse_database_url(env_str("DATABASE_OWNER_URL") or env_str("DATABASE_URL"), base_dir=BASE_DIR)

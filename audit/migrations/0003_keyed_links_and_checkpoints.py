@@ -14,22 +14,34 @@ from tenants.rls import PostgreSQLOnly, TenantRLS
 
 
 def key_existing_links(apps, schema_editor):
-    from audit.chain import link_mac
+    """Give every existing event its keyed link, tenant by tenant, once its public chain has
+    been checked: keying a chain that was already tampered with would vouch for the tampering."""
+    from audit.chain import content_hash, fields_of, link_hash, link_mac
+    from audit.models import GENESIS_HASH, AuditEvent
 
     connection = schema_editor.connection
+    alias = connection.alias
+    postgresql = connection.vendor == "postgresql"
     with connection.cursor() as cursor:
-        postgresql = connection.vendor == "postgresql"
+        cursor.execute("SELECT id FROM tenants_tenant ORDER BY id")
+        tenant_ids = [row[0] for row in cursor.fetchall()]
         if postgresql:
             cursor.execute("ALTER TABLE audit_auditevent DISABLE TRIGGER audit_append_only")
-        cursor.execute("SELECT id FROM tenants_tenant ORDER BY id")
-        for (tenant_id,) in cursor.fetchall():
+        for tenant_id in tenant_ids:
             if postgresql:
                 cursor.execute("SELECT set_config('app.tenant_id', %s, true)", [str(tenant_id)])
-            cursor.execute("SELECT id, seq, hash FROM audit_auditevent WHERE tenant_id = %s AND mac = ''",
-                           [tenant_id])
-            for pk, seq, hash_ in cursor.fetchall():
-                cursor.execute("UPDATE audit_auditevent SET mac = %s WHERE id = %s",
-                               [link_mac(tenant_id, seq, hash_), pk])
+            expected = None
+            for event in AuditEvent.unscoped.using(alias).filter(tenant_id=tenant_id).order_by("seq"):
+                if expected is None:
+                    expected = GENESIS_HASH if event.seq == 1 else event.prev_hash  # after a purge
+                if event.prev_hash != expected or link_hash(event.prev_hash, content_hash(fields_of(event))) != event.hash:
+                    raise RuntimeError(
+                        f"The audit chain of tenant {tenant_id} is broken at event #{event.seq}: it will not be "
+                        "keyed. Run `manage.py verify_audit --all` with the previous release and investigate.")
+                expected = event.hash
+                if not event.mac:
+                    cursor.execute("UPDATE audit_auditevent SET mac = %s WHERE id = %s",
+                                   [link_mac(tenant_id, event.seq, event.hash), event.pk])
         if postgresql:
             cursor.execute("SELECT set_config('app.tenant_id', '', true)")
             cursor.execute("ALTER TABLE audit_auditevent ENABLE TRIGGER audit_append_only")

@@ -83,8 +83,11 @@ def _parameter_problem(params) -> tuple[str, str] | None:
 
 def _flow_key(request: HttpRequest) -> str:
     """This authorization request, as the key a demand for a fresh sign-in is filed under
-    (its parameters include state, nonce and the PKCE challenge, so it names one flow)."""
-    return hashlib.sha256(request.META.get("QUERY_STRING", "").encode()).hexdigest()[:32]
+    (its parameters include state, nonce and the PKCE challenge, so it names one flow).
+    From the parsed parameters, not the raw query: the login page's ``next`` is the same
+    request re-encoded."""
+    canonical = urlencode(sorted((k, v) for k, values in request.GET.lists() for v in values))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:32]
 
 
 @method_decorator([never_cache, csrf_protect], name="dispatch")
@@ -122,10 +125,12 @@ class AuthorizeView(OAuthLibMixin, View):
             except keys.InvalidJWT:
                 return self._redirect_error(credentials, "invalid_request",
                                             "id_token_hint is not an ID token of this issuer.")
-        if ("none" in prompt and application.client_type == Application.CLIENT_PUBLIC
-                and not application.redirect_uri_registered(credentials["redirect_uri"])):
-            # RFC 8252 §8.6: another app on the device may listen on that loopback port; a
-            # code for an unregistered port is only ever handed over with the person present.
+        # RFC 8252 §8.6: another app on the device may listen on any loopback port, and a
+        # public client proves nothing at the token endpoint; a code for a port that was not
+        # registered is only ever handed over with the person present and approving.
+        unregistered_port = (application.client_type == Application.CLIENT_PUBLIC
+                             and not application.redirect_uri_registered(credentials["redirect_uri"]))
+        if "none" in prompt and unregistered_port:
             return self._redirect_error(credentials, "interaction_required",
                                         "The user must approve a redirect to this port.")
 
@@ -140,7 +145,7 @@ class AuthorizeView(OAuthLibMixin, View):
         assert authn is not None
 
         if decision is None:
-            needs_consent = "consent" in prompt or not (
+            needs_consent = "consent" in prompt or unregistered_port or not (
                 application.is_first_party or has_consent(request.user, application, scopes)
             )
             if needs_consent:

@@ -120,6 +120,18 @@ def test_sanitise_redacts_by_name_and_by_shape():
     }
 
 
+def test_sanitise_redacts_secret_names_not_names_that_contain_a_secret_word():
+    """By the detail's name (its last word) and the value's shape, not by substring: a
+    substring rule redacted access_token_format, token_type and code_challenge_method."""
+    kept = {"access_token_format": "jwt", "token_type": "Bearer", "code_challenge_method": "S256",
+            "grant_type": "refresh_token", "passkey_name": "laptop", "session_count": 2, "key_id": "k1",
+            "hint": "access_token", "secret_rotated": True}
+    assert sanitise(kept) == kept
+    redacted = ["password", "new_password", "clientSecret", "access_token", "id_token", "otp_token",
+                "recovery_code", "session_key", "private_key", "X-Api-Key", "Cookie", "assertion"]
+    assert sanitise({k: "v" for k in redacted}) == {k: "[redacted]" for k in redacted}
+
+
 # --- tamper evidence ----------------------------------------------------------------------
 
 

@@ -190,3 +190,22 @@ def test_first_party_client_skips_consent(live_server, issuer_a, world_a):
     url, pending = rp.authorization_url()
     response = browser.login(browser.go(url), "alice", PASSWORD)
     assert "code" in redirect_params(response)  # straight back, no consent page
+
+
+def test_every_endpoint_names_the_user_by_the_same_sub(live_server, issuer_a, world_a):
+    """ID token, userinfo and introspection (access and refresh token) agree on ``sub``, a
+    hyphenated UUID. On SQLite (the database ``make run`` serves) introspection's raw SQL
+    once returned the UUID column as 32 bare hex digits."""
+    import uuid
+
+    rp = RelyingParty(issuer_a, world_a.web.application.client_id, world_a.web.client_secret, WEB_REDIRECT)
+    params, pending = sign_in_and_authorize(Browser(live_server.url), rp)
+    token = rp.exchange(callback_url(rp, params), pending)
+    sub = rp.verify_id_token(token["id_token"], nonce=pending["nonce"])["sub"]
+    assert sub == str(uuid.UUID(sub)) == str(world_a.user.uid)
+    assert rp.session.get(rp.metadata["userinfo_endpoint"]).json()["sub"] == sub
+    auth = (rp.client_id, world_a.web.client_secret)
+    for value, hint in ((token["access_token"], None), (token["refresh_token"], "refresh_token")):
+        data = {"token": value, **({"token_type_hint": hint} if hint else {})}
+        described = requests.post(rp.metadata["introspection_endpoint"], auth=auth, data=data).json()
+        assert described["active"] is True and described["sub"] == sub, described

@@ -225,3 +225,84 @@ def test_basic_secret_with_an_appended_byte_is_refused(live_server, issuer_a, wo
     response = requests.post(f"{issuer_a}/token", headers={"Authorization": f"Basic {raw}"},
                              data={"grant_type": "client_credentials"})
     assert_oauth_error(response, "invalid_client", 401)
+
+
+# --- a failed check does not burn the code ------------------------------------------------------
+
+@pytest.mark.parametrize("wrong", [{"code_verifier": "v" * 43}, {"redirect_uri": WEB_REDIRECT + "/other"}])
+def test_a_failed_pkce_or_redirect_check_leaves_the_code_to_its_rightful_exchange(live_server, issuer_a, world_a,
+                                                                                  wrong):
+    """Decision "A code is claimed only once PKCE and the redirect URI check out": whoever
+    lacks the verifier or the redirect URI cannot spend the code, so the client's own
+    exchange afterwards succeeds instead of looking like a replay."""
+    client_id, secret = _web(world_a)
+    code, request = obtain_code(Browser(live_server.url), issuer_a, client_id)
+    assert_oauth_error(exchange(issuer_a, code, request, client_id, secret, **wrong), "invalid_grant", 400)
+    good = exchange(issuer_a, code, request, client_id, secret)
+    assert good.status_code == 200, good.text
+    assert introspect(issuer_a, good.json()["access_token"], client_id, secret)["active"] is True
+    # ...and it is single use from then on.
+    assert_oauth_error(exchange(issuer_a, code, request, client_id, secret), "invalid_grant", 400)
+
+
+# --- refresh tokens: bound to their client and their lifetime ----------------------------------
+
+def test_a_refresh_token_is_refused_to_another_client_and_stays_good_for_its_own(live_server, issuer_a, world_a):
+    client_id, secret = _web(world_a)
+    tokens = exchange(issuer_a, *obtain_code(Browser(live_server.url), issuer_a, client_id), client_id, secret).json()
+    from idp.models import GrantType
+    from idp.services.clients import create_client
+
+    with tenant_context(world_a.tenant):  # a client allowed to refresh, just not this token
+        other = create_client(name="Other", confidential=True, redirect_uris=[WEB_REDIRECT],
+                              grant_types=[GrantType.AUTHORIZATION_CODE, GrantType.REFRESH_TOKEN])
+    assert_oauth_error(refresh(issuer_a, tokens["refresh_token"], other.application.client_id, other.client_secret),
+                       "invalid_grant", 400)
+    public = world_a.spa.application.client_id
+    assert_oauth_error(token_request(issuer_a, {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+                                     public, None, auth="none"), "invalid_grant", 400)
+    # Not a reuse: the other client's attempt neither worked nor revoked the owner's chain.
+    response = refresh(issuer_a, tokens["refresh_token"], client_id, secret)
+    assert response.status_code == 200, response.text
+
+
+def test_an_expired_refresh_token_is_refused_at_the_token_endpoint(live_server, issuer_a, world_a):
+    from idp.models import AccessToken
+
+    client_id, secret = _web(world_a)
+    tokens = exchange(issuer_a, *obtain_code(Browser(live_server.url), issuer_a, client_id), client_id, secret).json()
+    with tenant_context(world_a.tenant):
+        # REFRESH_TOKEN_LIFETIME counts from the expiry of the current access token.
+        AccessToken.objects.update(expires=timezone.now() - timedelta(days=31))
+    assert_oauth_error(refresh(issuer_a, tokens["refresh_token"], client_id, secret), "invalid_grant", 400)
+
+
+# --- one client authentication method, challenged with Basic -----------------------------------
+
+def test_two_client_authentication_methods_in_one_request_are_refused(live_server, issuer_a, world_a):
+    client_id, secret = _web(world_a)
+    for endpoint, data in (("token", {"grant_type": "client_credentials"}), ("introspect", {"token": "x"}),
+                           ("revoke", {"token": "x"})):
+        response = requests.post(f"{issuer_a}/{endpoint}", auth=(client_id, secret),
+                                 data={**data, "client_id": client_id, "client_secret": secret})
+        assert_oauth_error(response, "invalid_request", 400)
+        response = requests.post(f"{issuer_a}/{endpoint}", auth=(client_id, secret),
+                                 data={**data, "client_id": world_a.first_party.application.client_id})
+        assert_oauth_error(response, "invalid_request", 400)
+    # The control: Basic alone, and the body alone (with the same client_id in both) work.
+    assert requests.post(f"{issuer_a}/token", auth=(client_id, secret),
+                         data={"grant_type": "client_credentials", "client_id": client_id}).status_code == 200
+    assert token_request(issuer_a, {"grant_type": "client_credentials"}, client_id, secret,
+                         auth="post").status_code == 200
+
+
+@pytest.mark.parametrize("endpoint", ["token", "introspect", "revoke"])
+def test_a_failed_client_authentication_is_challenged_with_basic(live_server, issuer_a, world_a, endpoint):
+    client_id, _ = _web(world_a)
+    data = {"grant_type": "client_credentials", "token": "x"}
+    for kwargs in ({"auth": (client_id, "wrong")}, {"data": {**data, "client_id": client_id,
+                                                             "client_secret": "wrong"}}):
+        response = requests.post(f"{issuer_a}/{endpoint}", **({"data": data} | kwargs))
+        assert_oauth_error(response, "invalid_client", 401)
+        challenge = response.headers.get("WWW-Authenticate", "")
+        assert challenge.startswith('Basic realm="') and issuer_a in challenge, challenge

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
+from tenants.context import tenant_context
 from tests.conftest import WEB_REDIRECT
 from tests.oidc import Browser
 from tests.security.flows import (
@@ -362,3 +363,47 @@ def test_inactive_tenant_is_a_404_page(live_server, issuer_a, world_a):
     response = requests.post(f"{issuer_a}/token", data={"grant_type": "client_credentials"},
                              auth=(world_a.web.application.client_id, world_a.web.client_secret))
     assert response.status_code == 404 and "access_token" not in response.text
+
+
+@pytest.mark.parametrize("charset", ["utf-16", "utf-32", "shift_jis", "iso-2022-jp", "no-such-charset", "utf-7"])
+@pytest.mark.parametrize("path", ["login", "logout", "authorize"])
+def test_a_form_posted_in_another_charset_gets_a_page_never_a_500(live_server, issuer_a, world_a, charset, path):
+    """Django's own bad_request handler runs the CSRF check again, which reads the body
+    again: a body that could not be decoded the first time became a 500."""
+    browser = Browser(live_server.url)
+    page = browser.go(f"{issuer_a}/login")
+    token = page.text.split('name="csrfmiddlewaretoken" value="', 1)[1].split('"', 1)[0]
+    body = f"csrfmiddlewaretoken={token}&username=alice&password=x\xff".encode("latin-1") + b"\xff\xfe\x00"
+    response = browser.http.post(f"{issuer_a}/{path}", data=body, allow_redirects=False,
+                                 headers={"Content-Type": f"{FORM}; charset={charset}"})
+    assert response.status_code < 500, (response.status_code, response.text[:300])
+    assert response.headers.get("Content-Type", "").startswith("text/html"), response.headers.get("Content-Type")
+
+
+def test_a_multipart_form_in_utf7_is_refused_with_a_page(live_server, issuer_a, world_a):
+    """Django decodes multipart fields in the charset they declare: UTF-7 turns ``+2D8-`` into
+    a lone surrogate, which no database driver can send (it was a 500 at the login page)."""
+    browser = Browser(live_server.url)
+    page = browser.go(f"{issuer_a}/login")
+    token = page.text.split('name="csrfmiddlewaretoken" value="', 1)[1].split('"', 1)[0]
+    boundary = "XyZ"
+    fields = (("csrfmiddlewaretoken", token), ("username", "+2D8-"), ("password", "x"), ("next", ""))
+    body = "".join(f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n' for k, v in fields)
+    for charset in ("utf-7", "utf-16", "utf-8"):
+        response = browser.http.post(f"{issuer_a}/login", data=(body + f"--{boundary}--\r\n").encode(),
+                                     allow_redirects=False,
+                                     headers={"Content-Type": f"multipart/form-data; boundary={boundary}; "
+                                                              f"charset={charset}"})
+        assert response.status_code == (200 if charset == "utf-8" else 400), (charset, response.status_code)
+        assert response.headers["Content-Type"].startswith("text/html")
+
+
+def test_lone_surrogates_never_make_an_audit_write_fail(world_a):
+    from audit.models import Action
+    from audit.recording import record
+    from core.actors import system_actor
+
+    with tenant_context(world_a.tenant):
+        event = record(Action.LOGIN_FAILED, actor=system_actor("pytest"), subject="a\ud83fb",
+                       details={"username": "a\ud83fb"})
+    assert event.subject == "a\ufffdb" and event.details == {"username": "a\ufffdb"}

@@ -79,6 +79,24 @@ def test_good_values_import():
     ({"TESSERA_KEY_ENCRYPTION_KEY": base64.urlsafe_b64encode(b"k" * 16).decode()}, "TESSERA_KEY_ENCRYPTION_KEY"),
     ({"TESSERA_KEY_ENCRYPTION_KEY": base64.urlsafe_b64encode(b"k" * 31).decode()}, "TESSERA_KEY_ENCRYPTION_KEY"),
     ({"TESSERA_KEY_ENCRYPTION_KEY": "this is not base64 at all!"}, "TESSERA_KEY_ENCRYPTION_KEY"),
+    # Decoded strictly: junk around a good key, trivial keys, a typed passphrase.
+    ({"TESSERA_KEY_ENCRYPTION_KEY": "junk!" + GOOD["TESSERA_KEY_ENCRYPTION_KEY"]}, "TESSERA_KEY_ENCRYPTION_KEY"),
+    ({"TESSERA_KEY_ENCRYPTION_KEY": GOOD["TESSERA_KEY_ENCRYPTION_KEY"] + "junk"}, "TESSERA_KEY_ENCRYPTION_KEY"),
+    ({"TESSERA_KEY_ENCRYPTION_KEY": base64.urlsafe_b64encode(bytes(32)).decode()}, "not a random key"),
+    ({"TESSERA_KEY_ENCRYPTION_KEY": base64.urlsafe_b64encode(b"0123456789abcdef" * 2).decode()}, "not a random key"),
+    ({"TESSERA_KEY_ENCRYPTION_KEY": base64.urlsafe_b64encode(b"Tr0ub4dor&3-correct-HORSE-battry").decode()},
+     "not a random key"),
+    ({"ALLOWED_HOSTS": ".com"}, "ALLOWED_HOSTS"),
+    ({"ALLOWED_HOSTS": "id.example.com,.org"}, "ALLOWED_HOSTS"),
+    ({"ALLOWED_HOSTS": "*.example.com"}, "ALLOWED_HOSTS"),
+    ({"ALLOWED_HOSTS": ".co.uk"}, "ALLOWED_HOSTS"),
+    ({"ALLOWED_HOSTS": ".GitHub.io"}, "ALLOWED_HOSTS"),
+    ({"TESSERA_PUBLIC_URL": "https://id.example.com:99999"}, "TESSERA_PUBLIC_URL"),
+    ({"TESSERA_PUBLIC_URL": "https://a@evil.example"}, "TESSERA_PUBLIC_URL"),
+    ({"TESSERA_PUBLIC_URL": "https://id.example.com:pw@evil.example"}, "TESSERA_PUBLIC_URL"),
+    ({"TESSERA_PUBLIC_URL": "https://id.example.com?x=1"}, "TESSERA_PUBLIC_URL"),
+    ({"TESSERA_PUBLIC_URL": "https://id.example.com#frag"}, "TESSERA_PUBLIC_URL"),
+    ({"TESSERA_PUBLIC_URL": "https:///path-only"}, "TESSERA_PUBLIC_URL"),
     ({"TESSERA_PUBLIC_URL": "http://id.example.com"}, "TESSERA_PUBLIC_URL"),
     ({"TESSERA_PUBLIC_URL": None}, "TESSERA_PUBLIC_URL"),
     ({"CORS_ALLOWED_ORIGINS": "*"}, "CORS_ALLOWED_ORIGINS"),
@@ -90,3 +108,31 @@ def test_unsafe_configuration_is_refused(changes, expected):
     assert code == 3, f"{changes} was accepted: {loaded}"
     assert expected in loaded["error"], loaded["error"]
     assert len(loaded["error"]) > len(expected) + 10  # a sentence saying what to do, not just a name
+
+
+def test_a_subdomain_wildcard_and_a_path_prefix_are_fine():
+    code, loaded = import_production(ALLOWED_HOSTS=".id.example.com", TESSERA_PUBLIC_URL="https://example.com/idp")
+    assert code == 0, loaded
+    assert loaded["ALLOWED_HOSTS"] == [".id.example.com"] and loaded["PUBLIC_URL"] == "https://example.com/idp"
+
+
+def test_hsts_off_starts_but_never_silently():
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/tmp"), **GOOD}
+    for seconds, warned in (("0", True), ("3600", True), ("31536000", False)):
+        result = subprocess.run([sys.executable, "-c", PROBE], cwd=ROOT, capture_output=True, text=True,
+                                env={**env, "SECURE_HSTS_SECONDS": seconds}, timeout=60, check=False)
+        assert result.returncode == 0, result.stderr
+        assert ("HSTS" in result.stderr) is warned, (seconds, result.stderr)
+
+
+def test_demo_refuses_to_run_under_production_settings(tmp_path):
+    """`manage.py demo` creates a user whose password is printed in the README."""
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/tmp"), **GOOD,
+           "DJANGO_SETTINGS_MODULE": "settings.production", "DATABASE_URL": f"sqlite:///{tmp_path}/prod.sqlite3"}
+    migrate = subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, capture_output=True,
+                             text=True, timeout=120, check=False)
+    assert migrate.returncode == 0, migrate.stderr
+    result = subprocess.run([sys.executable, "manage.py", "demo"], cwd=ROOT, env=env, capture_output=True,
+                            text=True, timeout=60, check=False)
+    assert result.returncode == 2 and "development only" in result.stderr, (result.returncode, result.stderr)
+    assert "correct-horse" not in result.stdout

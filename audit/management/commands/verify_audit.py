@@ -1,6 +1,6 @@
 """manage.py verify_audit: check a tenant's audit chain in the database, or an export offline.
 
-    verify_audit (--tenant SLUG | --all) [--checkpoints FILE] [--json]
+    verify_audit (--tenant SLUG | --all) [--checkpoints FILE] [--jwks FILE_OR_URL] [--json]
     verify_audit --export FILE [--jwks FILE_OR_URL] [--json]
 """
 
@@ -36,8 +36,10 @@ class Command(OperatorCommand):
                             help="Checkpoints obtained earlier (audit log lines, an export, or one JWS per "
                                  "line): a chain cut short since then is reported.")
         parser.add_argument("--jwks", metavar="FILE_OR_URL",
-                            help="With --export: the tenant's published JWKS (a file, or its jwks.json URL). "
-                                 "Without it the keys carried by the export are used, and said so.")
+                            help="The tenant's published JWKS, kept outside the database (a file, or its "
+                                 "jwks.json URL): checkpoints are checked against it. Without it, --export "
+                                 "uses the keys the export carries and --tenant those in the database, and "
+                                 "says so.")
         parser.add_argument("--json", action="store_true", dest="as_json", help="One JSON object per tenant.")
 
     def handle(self, *args, **opts) -> None:
@@ -46,10 +48,10 @@ class Command(OperatorCommand):
                 raise self.fail("--checkpoints goes with --tenant/--all; add them to the export file instead")
             results = self._offline(opts["export"], opts["jwks"])
         else:
-            if opts["jwks"]:
-                raise self.fail("--jwks goes with --export")
+            if opts["jwks"] and opts["all"]:
+                raise self.fail("--jwks names one tenant's keys: use it with --tenant")
             external = _checkpoint_file(opts["checkpoints"]) if opts["checkpoints"] else []
-            results = self._online(opts, external)
+            results = self._online(opts, external, _load_jwks(opts["jwks"]) if opts["jwks"] else None)
         broken = []
         for label, result in results:
             self._report(label, result, opts["as_json"])
@@ -58,7 +60,7 @@ class Command(OperatorCommand):
         if broken:
             raise CommandError(f"audit chain broken for: {', '.join(broken)}", returncode=1)
 
-    def _online(self, opts, external: list[str]) -> list[tuple[str, Verification]]:
+    def _online(self, opts, external: list[str], keys: list[dict[str, Any]] | None) -> list[tuple[str, Verification]]:
         if opts["all"]:
             tenants = list(Tenant.objects.order_by("slug"))
         else:
@@ -68,7 +70,7 @@ class Command(OperatorCommand):
         results = []
         for tenant in tenants:
             with platform_access(tenant, reason="verify_audit", actor=self.actor):
-                results.append((tenant.slug, verify_chain(external)))
+                results.append((tenant.slug, verify_chain(external, keys=keys)))
         return results
 
     def _offline(self, path: str, jwks: str | None) -> list[tuple[str, Verification]]:
@@ -97,6 +99,9 @@ class Command(OperatorCommand):
             self.stdout.write(f"{label}: BROKEN{where}: {result.reason}")
         for note in result.notes:
             self.stdout.write(f"  note: {note}")
+        if result.ok and result.last_seq and (result.checkpoint_seq or 0) < result.last_seq:
+            self.stdout.write(f"  warning: events after #{result.checkpoint_seq or 0} are not vouched for by "
+                              "a signed checkpoint yet")
 
 
 def _lines(path: str) -> list[str]:

@@ -1,0 +1,78 @@
+"""Two requests presenting the same refresh token or code at the same moment, on PostgreSQL.
+
+Both pass validation before either claims (a barrier holds each right after its validation),
+then race: exactly one wins, and the loser's request, which is reuse, revokes the whole family,
+the winner's brand-new tokens included, and records token.reuse_detected. The loser must not
+lose its revocation and event with its own error response (RFC 9700 §4.14.2, RFC 6749 §4.1.2).
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from unittest import mock
+
+import pytest
+
+from audit.models import Action, AuditEvent
+from idp.validators import TesseraOAuth2Validator
+from tenants.context import tenant_context
+from tests.oidc import Browser
+from tests.security.flows import exchange, full_flow, introspect, obtain_code, refresh
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+
+def _held_at(method_name: str):
+    """Patch a validator method so that two concurrent requests both finish it before either
+    goes on (the window a real race needs, made certain)."""
+    barrier = threading.Barrier(2, timeout=15)
+    original = getattr(TesseraOAuth2Validator, method_name)
+
+    def held(self, *args, **kwargs):
+        result = original(self, *args, **kwargs)
+        if result:
+            barrier.wait()
+        return result
+
+    return mock.patch.object(TesseraOAuth2Validator, method_name, held)
+
+
+def _twice_at_once(send):
+    with ThreadPoolExecutor(2) as pool:
+        return list(pool.map(lambda _: send(), range(2)))
+
+
+def _reuse_events(world, reason: str) -> list[AuditEvent]:
+    with tenant_context(world.tenant):
+        return [e for e in AuditEvent.objects.filter(action=Action.TOKEN_REUSE_DETECTED)
+                if e.details.get("reason") == reason]
+
+
+def test_concurrent_refresh_token_reuse_kills_the_winners_chain(live_server, issuer_a, world_a):
+    client_id, secret = world_a.web.application.client_id, world_a.web.client_secret
+    tokens = full_flow(Browser(live_server.url), issuer_a, world_a)
+    with _held_at("validate_refresh_token"):
+        responses = _twice_at_once(lambda: refresh(issuer_a, tokens["refresh_token"], client_id, secret))
+    assert sorted(r.status_code for r in responses) == [200, 400], [r.text for r in responses]
+    winner = next(r for r in responses if r.status_code == 200).json()
+    loser = next(r for r in responses if r.status_code == 400).json()
+    assert loser["error"] == "invalid_grant"
+    # The loser's revocation committed: the winner's new refresh and access tokens are dead.
+    assert refresh(issuer_a, winner["refresh_token"], client_id, secret).status_code == 400
+    assert introspect(issuer_a, winner["access_token"], client_id, secret) == {"active": False}
+    assert introspect(issuer_a, winner["refresh_token"], client_id, secret, "refresh_token") == {"active": False}
+    events = _reuse_events(world_a, "refresh_token_reused")
+    assert events and events[0].outcome == "failure" and events[0].actor_id == client_id
+
+
+def test_concurrent_code_exchange_kills_the_winners_tokens(live_server, issuer_a, world_a):
+    client_id, secret = world_a.web.application.client_id, world_a.web.client_secret
+    code, request = obtain_code(Browser(live_server.url), issuer_a, client_id)
+    with _held_at("validate_code"):
+        responses = _twice_at_once(lambda: exchange(issuer_a, code, request, client_id, secret))
+    assert sorted(r.status_code for r in responses) == [200, 400], [r.text for r in responses]
+    winner = next(r for r in responses if r.status_code == 200).json()
+    assert introspect(issuer_a, winner["access_token"], client_id, secret) == {"active": False}
+    assert refresh(issuer_a, winner["refresh_token"], client_id, secret).status_code == 400
+    assert _reuse_events(world_a, "code_replayed")
