@@ -2,7 +2,8 @@
 
 A client-credentials grant with a JWT access token writes nothing to the database: the token
 is self-contained and its client comes from the lookup cache. Auditing it synchronously would
-make the grant open, write and commit a transaction of its own (decision 21), which bounds it
+make the grant open, write and commit a transaction of its own (decision "Every token issue
+is audited synchronously, in the token's transaction, JWTs too"), which bounds it
 by the commit. With ``TESSERA_AUDIT_SPOOL_URL`` set, such events go to a Redis stream instead,
 before the token is returned; ``manage.py ship_audit`` (one or more long-running shippers)
 (audit.shipper) moves them into each tenant's hash chain, many per transaction.

@@ -150,7 +150,8 @@ def main() -> int:
                              "(the per-transaction tenant setting stays: it also fills tenant_id defaults)")
     parser.add_argument("--without-spool", action="store_true",
                         help="no audit spool: stateless grants write their audit event synchronously "
-                             "(decision 21), to compare with the spool (decision 25)")
+                             "(decision \"Every token issue is audited synchronously\"), to compare with the "
+                             "spool (decision \"Stateless grants are audited through a durable spool\")")
     parser.add_argument("--output", default=str(ROOT / "bench" / "results" / "latest.md"))
     args = parser.parse_args()
     for tool in ("wrk", "taskset", "redis-server"):
