@@ -1,0 +1,218 @@
+#!/usr/bin/env python3
+"""``make mutate``: single-line changes to security-critical code that the suite must notice.
+
+Each mutation below is a bug that once shipped or survived the whole suite (issue 9 of the
+tracker lists the survivors). For each: copy the tree, apply the change, run the tests
+nearest to it on the database where it shows (some are masked by row-level security on
+PostgreSQL and only visible on SQLite, where the application layer stands alone), and
+expect them to fail. A mutation the tests survive is reported, and the run exits 1.
+
+    .venv/bin/python devtools/mutate.py [--only ID[,ID...]] [--list]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class Mutation:
+    id: str
+    what: str
+    path: str
+    old: str
+    new: str
+    tests: tuple[str, ...]
+    database: str = "postgres"  # or "sqlite"
+
+
+MUTATIONS = [
+    Mutation("refresh-race-loser-keeps-family",
+             "the loser of a concurrent refresh no longer revokes the family",
+             "idp/services/tokens.py",
+             "        revoke_token_family(rt.token_family, reason=REFRESH_TOKEN_REUSED, client=client)\n"
+             "    return bool(claimed)",
+             "        pass\n    return bool(claimed)",
+             ("tests/security/test_concurrent_reuse.py",)),
+    Mutation("code-claim-unconditional",
+             "the code claim no longer checks that the code is unused",
+             "idp/services/tokens.py",
+             "Grant.objects.filter(pk=grant.pk, used_at__isnull=True).update(",
+             "Grant.objects.filter(pk=grant.pk).update(",
+             ("tests/security/test_concurrent_reuse.py",)),
+    Mutation("introspection-without-tenant-filter",
+             "the explicit tenant filter removed from introspection's SQL",
+             "idp/sql.py",
+             "     WHERE t.tenant_id = %s AND t.token_checksum = %s\n\"\"\"\n\n# Whether",
+             "     WHERE %s IS NOT NULL AND t.token_checksum = %s\n\"\"\"\n\n# Whether",
+             ("tests/security/test_cross_tenant.py",), "sqlite"),
+    Mutation("session-of-another-tenant-accepted",
+             "the session middleware accepts a session bound to another tenant",
+             "tenants/sessions.py",
+             "        if tenant is not None and bound is not None and bound != tenant.pk:\n"
+             "            session = self.SessionStore(None)\n",
+             "",
+             ("tests/security/test_logout_and_sessions.py", "tests/security/test_cross_tenant.py"), "sqlite"),
+    Mutation("refresh-token-of-another-client",
+             "a refresh token accepted from a client other than the one it was issued to",
+             "idp/services/tokens.py",
+             "if rt.application_id != client.pk or rt.access_token is None",
+             "if rt.access_token is None",
+             ("tests/security/test_codes_and_clients.py",)),
+    Mutation("refresh-lifetime-not-enforced",
+             "the refresh-token lifetime not enforced at the token endpoint",
+             "idp/services/tokens.py",
+             "    if expire_delta and rt.access_token.expires + expire_delta <= timezone.now():\n        return None\n"
+             "    return rt",
+             "    return rt",
+             ("tests/security/test_codes_and_clients.py",)),
+    Mutation("prompt-none-shows-consent",
+             "prompt=none without consent shows the consent page instead of consent_required",
+             "idp/views/authorize.py",
+             "                if \"none\" in prompt:\n"
+             "                    return self._redirect_error(credentials, \"consent_required\")\n",
+             "",
+             ("tests/security/test_authorization_requests.py", "tests/e2e/test_oidc_flows.py")),
+    Mutation("logout-hint-of-another-session",
+             "any valid id_token_hint (another user's, another session's) signs out without confirmation",
+             "idp/views/logout.py",
+             "this_session = claims is not None and claims.get(\"sid\") == authn.sid",
+             "this_session = claims is not None",
+             ("tests/security/test_logout_and_sessions.py", "tests/security/test_login_and_tampering.py")),
+    Mutation("password-grant-routed",
+             "the password grant routed again",
+             "idp/server.py",
+             'NOT_OFFERED = ("password", "urn:ietf:params:oauth:grant-type:device_code")',
+             'NOT_OFFERED = ("urn:ietf:params:oauth:grant-type:device_code",)',
+             ("tests/security/test_grants_and_scopes.py",)),
+    Mutation("keyed-links-unchecked",
+             "verification no longer checks the keyed links",
+             "audit/verification.py",
+             "if self.check_mac and link_mac(",
+             "if False and link_mac(",
+             ("tests/audit/test_tamper_evidence.py",)),
+    Mutation("bad-checkpoint-skipped",
+             "a checkpoint of the tenant that does not verify is skipped instead of reported",
+             "audit/verification.py",
+             "            raise _Broken(None, f\"a checkpoint of this tenant does not verify: {exc}\") from exc",
+             "            continue",
+             ("tests/audit/test_tamper_evidence.py",)),
+    Mutation("client-credentials-get-openid",
+             "client credentials granted openid and the other user scopes",
+             "idp/validators.py",
+             "if request.grant_type == GrantType.CLIENT_CREDENTIALS and claims.USER_SCOPES & set(scopes):",
+             "if False:",
+             ("tests/security/test_grants_and_scopes.py",)),
+    Mutation("deactivated-user-keeps-tokens",
+             "a deactivated user's access tokens still work at userinfo",
+             "idp/validators.py",
+             "if (user is not None and not user.is_active) or (user is None and \"openid\" in scopes):",
+             "if user is None and \"openid\" in scopes:",
+             ("tests/security/test_logout_and_sessions.py",)),
+    Mutation("reauthentication-not-bound-to-the-flow",
+             "prompt=login and max_age satisfied by any existing session",
+             "idp/views/authorize.py",
+             "        fresh = reauthenticated_for(request, flow)\n",
+             "        fresh = True\n",
+             ("tests/security/test_authorization_requests.py", "tests/e2e/test_oidc_flows.py")),
+    Mutation("loopback-any-port-for-every-client",
+             "loopback redirects on any port for every client, not only native apps",
+             "idp/models.py",
+             "any_loopback_port=self.application_type == ApplicationType.NATIVE)",
+             "any_loopback_port=True)",
+             ("tests/security/test_authorization_requests.py",)),
+    Mutation("sub-without-hyphens",
+             "introspection returns the raw UUID column as sub (32 hex digits on SQLite)",
+             "idp/introspection.py",
+             '**({"sub": subject(uid), "username": username}',
+             '**({"sub": str(uid), "username": username}',
+             ("tests/e2e/test_oidc_flows.py",), "sqlite"),
+    Mutation("cross-tenant-reference-allowed",
+             "a composite tenant key missing from a migration",
+             "idp/migrations/0003_application_type_and_tenant_keys.py",
+             '        TenantForeignKey("idp_consent", "user_id", "accounts_user"),\n',
+             "",
+             ("tests/rls/test_row_level_security.py",)),
+]
+
+
+def _copy_tree(target: Path) -> None:
+    """The working tree as it is (tracked and new files, not ignored ones), with the venv linked."""
+    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
+                            capture_output=True, check=True).stdout.split(b"\0")
+    for name in filter(None, listed):
+        source = ROOT / name.decode()
+        if source.is_file():
+            destination = target / name.decode()
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, destination)
+    (target / ".venv").symlink_to(ROOT / ".venv")
+
+
+def run(mutation: Mutation, work: Path) -> tuple[bool, float, str]:
+    """(killed, seconds, last lines of the test output)."""
+    tree = work / mutation.id
+    _copy_tree(tree)
+    path = tree / mutation.path
+    text = path.read_text()
+    if text.count(mutation.old) != 1:
+        raise SystemExit(f"{mutation.id}: the code to mutate is not found exactly once in {mutation.path}; "
+                         "update devtools/mutate.py")
+    path.write_text(text.replace(mutation.old, mutation.new))
+    env = {**os.environ, "CI": "true"}
+    if mutation.database == "sqlite":
+        env["TESSERA_TEST_DATABASE"] = "sqlite"
+    started = time.monotonic()
+    result = subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "python"), "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider",
+         "--show-capture=no", *(["-m", "not postgres"] if mutation.database == "sqlite" else []),
+         *mutation.tests],
+        cwd=tree, env=env, capture_output=True, text=True, check=False)
+    tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-3:])
+    shutil.rmtree(tree, ignore_errors=True)
+    return result.returncode != 0, time.monotonic() - started, tail
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", help="comma-separated mutation ids")
+    parser.add_argument("--list", action="store_true", help="list the mutations and exit")
+    args = parser.parse_args()
+    chosen = MUTATIONS
+    if args.only:
+        wanted = set(args.only.split(","))
+        unknown = wanted - {m.id for m in MUTATIONS}
+        if unknown:
+            print(f"error: unknown mutation(s): {', '.join(sorted(unknown))}", file=sys.stderr)
+            return 2
+        chosen = [m for m in MUTATIONS if m.id in wanted]
+    if args.list:
+        for m in chosen:
+            print(f"{m.id:40} {m.database:8} {m.what}")
+        return 0
+    survivors = []
+    with tempfile.TemporaryDirectory(prefix="tessera-mutate-") as tmp:
+        for mutation in chosen:
+            killed, seconds, tail = run(mutation, Path(tmp))
+            print(f"{'killed  ' if killed else 'SURVIVED'} {mutation.id:40} {mutation.database:8} {seconds:5.1f}s "
+                  f" {mutation.what}", flush=True)
+            if not killed:
+                survivors.append(mutation)
+                print("    " + tail.replace("\n", "\n    "), flush=True)
+    print(f"{len(chosen) - len(survivors)} of {len(chosen)} mutations killed"
+          + (f"; survivors: {', '.join(m.id for m in survivors)}" if survivors else ""))
+    return 1 if survivors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
