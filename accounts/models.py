@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import ClassVar, Self
 
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.contrib.auth.validators import UnicodeUsernameValidator
@@ -26,8 +27,9 @@ class User(TenantOwned, AbstractUser):
     # The OpenID "sub": stable, opaque, never reused; unlike the pk it reveals no counts.
     uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
 
-    objects = TenantScopedUserManager()
-    unscoped = UserManager()
+    # The user-manager flavour of TenantOwned's scoped manager (UserManager's helpers, scoped).
+    objects: ClassVar[TenantScopedUserManager[User]] = TenantScopedUserManager()  # type: ignore[assignment]
+    unscoped: ClassVar[UserManager[Self]] = UserManager()
 
     REQUIRED_FIELDS = ["email"]
 

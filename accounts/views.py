@@ -15,15 +15,15 @@ from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
 
 from accounts.authn import sign_in
-from audit.context import DEVICE_COOKIE
 from accounts.forms import LoginForm
+from audit.context import DEVICE_COOKIE
 
 INVALID_CREDENTIALS = "The username or password is not correct."
 
 
 def safe_next(request: HttpRequest, candidate: str | None) -> str:
     """``candidate`` if it is a same-origin path inside this tenant, else the tenant home."""
-    tenant_root = f"/t/{request.tenant.slug}/"
+    tenant_root = f"/t/{request.tenant.slug}/"  # type: ignore[attr-defined]
     if (
         candidate
         and url_has_allowed_host_and_scheme(candidate, allowed_hosts={request.get_host()},
@@ -31,7 +31,7 @@ def safe_next(request: HttpRequest, candidate: str | None) -> str:
         and (candidate.startswith(tenant_root) or candidate.startswith(tenant_root.rstrip("/") + "?"))
     ):
         return candidate
-    return reverse("accounts:home", kwargs={"tenant": request.tenant.slug})
+    return reverse("accounts:home", kwargs={"tenant": request.tenant.slug})  # type: ignore[attr-defined]
 
 
 @never_cache
@@ -62,7 +62,7 @@ def remember_device(request: HttpRequest, response: HttpResponse) -> HttpRespons
     if DEVICE_COOKIE not in request.COOKIES:
         response.set_cookie(
             DEVICE_COOKIE, secrets.token_urlsafe(32), max_age=365 * 24 * 3600,
-            path=f"/t/{request.tenant.slug}/", secure=settings.SESSION_COOKIE_SECURE or None,
+            path=f"/t/{request.tenant.slug}/", secure=settings.SESSION_COOKIE_SECURE,  # type: ignore[attr-defined]
             httponly=True, samesite="Lax",
         )
     return response

@@ -26,7 +26,8 @@ import hashlib
 import hmac
 import json
 import logging
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 
@@ -52,7 +53,7 @@ Item = tuple[dict[str, Any], "str | None"]  # (the event's fields, its spool ent
 
 
 def canonical_time(value: dt.datetime) -> str:
-    return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def content_hash(fields: dict[str, Any]) -> str:
@@ -154,7 +155,7 @@ def _write_postgresql(connection, events: list[AuditEvent], checkpoint: Checkpoi
         # Django's psycopg cursor binds client-side and sends one simple query, which may hold
         # several statements; fetchall() reads the first one's RETURNING rows.
         cursor.execute(sql, params)
-        for event, (pk,) in zip(events, cursor.fetchall()):
+        for event, (pk,) in zip(events, cursor.fetchall(), strict=True):
             event.pk = pk
 
 

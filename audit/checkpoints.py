@@ -103,7 +103,8 @@ def verify(jws: str, keys: list[dict[str, Any]]) -> Claim:
     """The claim of a checkpoint whose signature verifies with one of ``keys`` (public JWKs,
     chosen by kid); raises CheckpointError otherwise. RS256 and ES256 only: never "none",
     never a MAC keyed with a public key."""
-    from jwcrypto import jwk, jws as jose
+    from jwcrypto import jwk
+    from jwcrypto import jws as jose
     from jwcrypto.common import JWException
 
     try:

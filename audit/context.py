@@ -6,9 +6,9 @@ import contextlib
 import hashlib
 import re
 import uuid
+from collections.abc import Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Iterator
 
 DEVICE_COOKIE = "tessera_device"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{8,64}$")
@@ -22,7 +22,7 @@ class RequestInfo:
     device: str = ""  # SHA-256 of the device cookie, never the cookie itself
 
 
-_info: ContextVar[RequestInfo] = ContextVar("tessera_request_info", default=RequestInfo())
+_info: ContextVar[RequestInfo] = ContextVar("tessera_request_info", default=RequestInfo())  # noqa: B039 (frozen)
 
 
 def current() -> RequestInfo:

@@ -9,7 +9,7 @@ exported. ``manage.py verify_audit --export FILE --jwks URL`` checks such a file
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from audit import checkpoints
 from audit.chain import as_json, dumps

@@ -9,9 +9,10 @@ audit spool configured, a stateless grant's event goes to the spool instead (aud
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 from django.db import connection, transaction
 from django.utils import timezone

@@ -11,6 +11,7 @@ A user's first successful sign-in counts as neither new device nor new IP.
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from django.db import connection
 from django.utils import timezone
@@ -23,7 +24,7 @@ WINDOW = timedelta(hours=1)
 
 def assess(tenant_id: int, subject: str, ip: str, device: str) -> tuple[int, list[str]]:
     """(score, reasons) for an authentication attempt by ``subject`` from ``ip``/``device``."""
-    params = {"subject": subject, "ip": ip, "device": device, "since": timezone.now() - WINDOW,
+    params: dict[str, Any] = {"subject": subject, "ip": ip, "device": device, "since": timezone.now() - WINDOW,
               "tenant_id": tenant_id}
     with connection.cursor() as cursor:
         cursor.execute(RISK_SIGNALS, params)

@@ -61,7 +61,7 @@ def sanitise(value: Any, key: str = "") -> Any:
     if value is None or isinstance(value, (bool, int)):
         return value
     if isinstance(value, dt.datetime):
-        return value.astimezone(dt.timezone.utc).isoformat()
+        return value.astimezone(dt.UTC).isoformat()
     text = clean_text(str(value))
     if key.lower() not in ALLOWED_KEYS and SENSITIVE_VALUE.fullmatch(text):
         return REDACTED

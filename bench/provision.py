@@ -14,7 +14,6 @@ import secrets
 import sys
 import uuid
 from datetime import timedelta
-
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -27,9 +26,8 @@ from django.contrib.auth import get_user_model  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from accounts.services import create_user  # noqa: E402
-from idp import keys  # noqa: E402
 from idp.models import AccessToken, GrantType, RefreshToken  # noqa: E402
-from idp.services import create_client  # noqa: E402
+from idp.services.clients import create_client  # noqa: E402
 from tenants.context import tenant_context  # noqa: E402
 from tenants.services import create_tenant  # noqa: E402
 
@@ -51,7 +49,6 @@ def main(refresh_count: int, refresh_file: str) -> None:
                                redirect_uris=[], algorithm="ES256", access_token_format="jwt")
         web = create_client(name="web", confidential=True, first_party=True, redirect_uris=[REDIRECT],
                             grant_types=[GrantType.AUTHORIZATION_CODE, GrantType.REFRESH_TOKEN])
-        keys.ensure_keys()
         expires = timezone.now() + timedelta(hours=1)
         raw_tokens = []
         for start in range(0, refresh_count, 2000):

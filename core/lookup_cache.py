@@ -11,11 +11,10 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from typing import Any, Callable, Hashable
+from collections.abc import Callable, Hashable
+from typing import Any
 
 from core.conf import tessera_settings
-
-_MISSING = object()
 
 
 class LookupCache:
@@ -32,8 +31,8 @@ class LookupCache:
             return load()
         now = time.monotonic()
         with self._lock:
-            hit = self._entries.get(key, _MISSING)
-            if hit is not _MISSING and hit[0] > now:
+            hit = self._entries.get(key)
+            if hit is not None and hit[0] > now:
                 return hit[1]
         value = load()
         if value is not None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import codecs
-from typing import Callable
+from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 
@@ -14,7 +14,7 @@ _UTF8 = codecs.lookup("utf-8").name
 
 def declared_charset(request: HttpRequest) -> str | None:
     """The charset the request body declares (its canonical codec name), or None."""
-    charset = request.content_params.get("charset") if hasattr(request, "content_params") else None
+    charset = (getattr(request, "content_params", None) or {}).get("charset")
     if not charset:
         return None
     try:
@@ -36,6 +36,7 @@ class UTF8BodiesMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if request.content_type.startswith("multipart/") and declared_charset(request) not in (None, _UTF8, "ascii"):
+        multipart = (request.content_type or "").startswith("multipart/")
+        if multipart and declared_charset(request) not in (None, _UTF8, "ascii"):
             return bad_request(request)
         return self.get_response(request)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from csp.middleware import CSPMiddleware
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponseBase
 
 
 class PageCSPMiddleware(CSPMiddleware):
@@ -14,7 +14,7 @@ class PageCSPMiddleware(CSPMiddleware):
     of each token request (django-csp rebuilds it from dataclasses per response).
     """
 
-    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+    def process_response(self, request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
         if not response.get("Content-Type", "").startswith("text/html"):
             return response
         return super().process_response(request, response)

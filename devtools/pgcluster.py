@@ -56,7 +56,7 @@ class Cluster:
     def _cmd(self, *args: str) -> list[str]:
         return (["runuser", "-u", self.run_as, "--"] if self.run_as else []) + list(args)
 
-    def start(self) -> "Cluster":
+    def start(self) -> Cluster:
         self.socket_dir.mkdir(parents=True, exist_ok=True)
         if self.run_as:
             shutil.chown(self.root, user=self.run_as)
@@ -110,6 +110,6 @@ def start_cluster(extra_conf: dict[str, str] | None = None, cpus: str | None = N
         raise RuntimeError("PostgreSQL server binaries not found (apt-get install postgresql).")
     run_as = "postgres" if os.geteuid() == 0 else None
     root = Path(tempfile.mkdtemp(prefix="tessera-pg-"))
-    os.chmod(root, 0o755)
+    os.chmod(root, 0o755)  # noqa: S103 (the postgres user must reach its data directory inside)
     return Cluster(bin_dir=bin_dir, root=root, port=_free_port(), run_as=run_as,
                    extra_conf=extra_conf or {}, cpus=cpus).start()

@@ -12,7 +12,7 @@ from core.crypto import derived_key
 
 _WRAP_INFO = b"tessera/signing-key-wrap/v1"
 _CLIENT_SECRET_INFO = b"tessera/client-secret-digest/v1"
-CLIENT_SECRET_PREFIX = "hmac-sha256$"
+CLIENT_SECRET_PREFIX = "hmac-sha256$"  # noqa: S105 (the stored digest's scheme tag, not a secret)
 
 
 def encrypt_private_key(plaintext: bytes, *, associated_data: bytes) -> bytes:

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from idp.models import Application, SigningKey
 
 
-def client_summary(application: "Application") -> dict[str, Any]:
+def client_summary(application: Application) -> dict[str, Any]:
     """What an event says about a client's configuration (never its secret)."""
     return {
         "name": application.name, "client_type": application.client_type,
@@ -28,22 +28,22 @@ def client_summary(application: "Application") -> dict[str, Any]:
     }
 
 
-def client_created(application: "Application", *, actor: Actor | None) -> None:
+def client_created(application: Application, *, actor: Actor | None) -> None:
     record(Action.CLIENT_CREATED, actor=actor or system_actor("tessera"),
            target=("client", application.client_id), details=client_summary(application))
 
 
-def client_secret_reissued(application: "Application", *, actor: Actor) -> None:
+def client_secret_reissued(application: Application, *, actor: Actor) -> None:
     record(Action.CLIENT_UPDATED, actor=actor, target=("client", application.client_id),
            details={"change": "new client secret issued"})
 
 
-def consent_granted(user: Any, application: "Application", scopes: list[str]) -> None:
+def consent_granted(user: Any, application: Application, scopes: list[str]) -> None:
     record(Action.CONSENT_GRANTED, actor=user_actor(user), subject=user.username,
            target=("client", application.client_id), details={"scope": sorted(set(scopes))})
 
 
-def token_issued(*, client: "Application", user: Any, grant_type: str, scope: str, refresh: bool,
+def token_issued(*, client: Application, user: Any, grant_type: str, scope: str, refresh: bool,
                  oidc: bool, family: uuid.UUID | None, expires_in: int | None, spool: bool = False) -> None:
     """token.issued (any grant) or token.refreshed (the refresh grant)."""
     record(
@@ -58,7 +58,7 @@ def token_issued(*, client: "Application", user: Any, grant_type: str, scope: st
     )
 
 
-def token_revoked_by_client(client: "Application", *, kind: str, token_id: int, hint: str | None) -> None:
+def token_revoked_by_client(client: Application, *, kind: str, token_id: int, hint: str | None) -> None:
     """RFC 7009: a client revoked one of its tokens."""
     record(Action.TOKEN_REVOKED, actor=client_actor(client), target=(kind, token_id),
            details={"reason": "client_request", "hint": hint})
@@ -70,7 +70,7 @@ def session_tokens_revoked(user: Any, *, sid: str, families: list[uuid.UUID]) ->
            details={"reason": "logout", "families": sorted(str(f) for f in families)})
 
 
-def token_reuse_detected(family: uuid.UUID, *, client: "Application | None", reason: str) -> None:
+def token_reuse_detected(family: uuid.UUID, *, client: Application | None, reason: str) -> None:
     """A used code or refresh token came back (RFC 6749 §4.1.2, RFC 9700 §4.14.2): its
     family is revoked. ``client`` presented it."""
     record(Action.TOKEN_REUSE_DETECTED, outcome=Outcome.FAILURE,
@@ -78,6 +78,6 @@ def token_reuse_detected(family: uuid.UUID, *, client: "Application | None", rea
            target=("token_family", family), details={"reason": reason, "family": str(family)})
 
 
-def signing_key_created(key: "SigningKey", *, actor: Actor | None = None) -> None:
+def signing_key_created(key: SigningKey, *, actor: Actor | None = None) -> None:
     record(Action.KEY_CREATED, actor=actor or system_actor("tessera"), target=("signing_key", key.kid),
            details={"alg": key.alg, "state": key.state})

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime
-from datetime import timezone as dt_timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from django.db import connection
@@ -28,7 +27,7 @@ def _aware(value):
     """Raw rows from SQLite carry naive UTC datetimes (or ISO strings); PostgreSQL's are aware."""
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
-    return value if timezone.is_aware(value) else value.replace(tzinfo=dt_timezone.utc)
+    return value if timezone.is_aware(value) else value.replace(tzinfo=UTC)
 
 
 def _user(user) -> dict[str, Any]:

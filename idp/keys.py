@@ -38,13 +38,13 @@ from idp.models import SigningAlgorithm, SigningKey
 from tenants.context import current_issuer, require_tenant
 
 _PRIVATE_CACHE_SIZE = 256
-_private_cache: "OrderedDict[tuple[int, str], object]" = OrderedDict()
+_private_cache: OrderedDict[tuple[int, str], object] = OrderedDict()
 _cache_lock = threading.Lock()
 active_keys = LookupCache(max_entries=2048)
 published_keys = LookupCache(max_entries=1024)
 
-ID_TOKEN_TYPE = "JWT"
-ACCESS_TOKEN_TYPE = "at+jwt"
+ID_TOKEN_TYPE = "JWT"  # noqa: S105 (JOSE "typ" header values, not secrets)
+ACCESS_TOKEN_TYPE = "at+jwt"  # noqa: S105
 
 
 class NoSigningKey(LookupError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import ClassVar
 
 from django.conf import settings
 from django.db import models
@@ -52,8 +53,8 @@ _DOT_GRANTS = {
 }
 
 
-class ApplicationManager(TenantScopedManager):
-    def get_by_natural_key(self, client_id: str) -> "Application":
+class ApplicationManager(TenantScopedManager["Application"]):
+    def get_by_natural_key(self, client_id: str) -> Application:
         return self.get(client_id=client_id)
 
 
@@ -78,7 +79,7 @@ class Application(TenantOwned, AbstractApplication):
         help_text="native: a loopback redirect URI matches on any port (RFC 8252 §7.3); web: exact match only.",
     )
 
-    objects = ApplicationManager()
+    objects: ClassVar[ApplicationManager] = ApplicationManager()
 
     class Meta:
         base_manager_name = "unscoped"
@@ -180,13 +181,13 @@ class Consent(TenantOwned):
         return set(scopes) <= set(self.scope.split())
 
 
-class SigningKeyManager(TenantScopedManager):
-    def published(self) -> models.QuerySet["SigningKey"]:
+class SigningKeyManager(TenantScopedManager["SigningKey"]):
+    def published(self) -> models.QuerySet[SigningKey]:
         """Keys in the tenant's JWKS: next, active and retired-but-still-needed."""
         return self.filter(state__in=[SigningKey.State.NEXT, SigningKey.State.ACTIVE,
                                       SigningKey.State.RETIRED])
 
-    def active_for(self, alg: str) -> "SigningKey | None":
+    def active_for(self, alg: str) -> SigningKey | None:
         return self.filter(alg=alg, state=SigningKey.State.ACTIVE).order_by("-activated_at").first()
 
 
@@ -212,7 +213,7 @@ class SigningKey(TenantOwned):
     activated_at = models.DateTimeField(null=True, blank=True)
     retired_at = models.DateTimeField(null=True, blank=True)
 
-    objects = SigningKeyManager()
+    objects: ClassVar[SigningKeyManager] = SigningKeyManager()
 
     class Meta:
         base_manager_name = "unscoped"

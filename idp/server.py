@@ -11,6 +11,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from oauthlib.oauth2.rfc6749.grant_types.authorization_code import code_challenge_method_s256
 from oauthlib.openid import Server
 
@@ -30,5 +32,5 @@ class TesseraServer(Server):
         # The grants that exchange a code or refresh token (an OpenID grant validates through
         # the plain OAuth grant it proxies to, so the hook goes there).
         for grant in (self.auth_grant, self.openid_connect_auth, self.refresh_grant):
-            target = getattr(grant, "proxy_target", grant)
+            target: Any = getattr(grant, "proxy_target", grant)
             target.custom_validators.post_token.append(request_validator.claim_presented_credential)

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+from typing import cast
+
+from django.db import models
+
 from idp.models import AccessToken
 
-_APPLICATION_TABLE = AccessToken._meta.get_field("application").related_model._meta.db_table
-_USER_TABLE = AccessToken._meta.get_field("user").related_model._meta.db_table
+
+def _related_table(field: str) -> str:
+    return cast(type[models.Model], AccessToken._meta.get_field(field).related_model)._meta.db_table
+
+
+_APPLICATION_TABLE = _related_table("application")
+_USER_TABLE = _related_table("user")
 
 # Introspection of an opaque access token: the hottest read of a resource server's life, so
 # one explicit statement instead of an ORM query (whose SQL compilation alone costs several

@@ -20,16 +20,16 @@ if TYPE_CHECKING:
 class FlowState:
     # Authorization request: the session's authentication, and whether the request named
     # its redirect_uri (then the token request must repeat it, RFC 6749 §4.1.3).
-    authn: "Authentication | None" = None
+    authn: Authentication | None = None
     redirect_uri_provided: bool = True
     # Token request: the code presented (looked up once) and, once validated, its grant.
-    code_lookup: "tuple[str, Grant | None] | None" = None
-    grant: "Grant | None" = None
+    code_lookup: tuple[str, Grant | None] | None = None
+    grant: Grant | None = None
     # Token request: the refresh token presented, once validated.
-    refresh_token: "RefreshToken | None" = None
+    refresh_token: RefreshToken | None = None
 
     @property
-    def source(self) -> "Grant | RefreshToken | None":
+    def source(self) -> Grant | RefreshToken | None:
         """Where the tokens of this request come from: the code's grant or the refresh token."""
         return self.grant or self.refresh_token
 

@@ -125,7 +125,7 @@ class TesseraOAuth2Validator(OAuth2Validator):
             nonce=request.nonce or "", claims="{}", resource=_resource_list(getattr(request, "resource", None)),
             redirect_uri_provided=state.redirect_uri_provided,
             sid=authn.sid if authn else "",
-            auth_time=dt.datetime.fromtimestamp(authn.auth_time, dt.timezone.utc) if authn else None,
+            auth_time=dt.datetime.fromtimestamp(authn.auth_time, dt.UTC) if authn else None,
             amr=list(authn.amr) if authn else [], acr=authn.acr if authn else "",
         )
 
@@ -232,9 +232,13 @@ class TesseraOAuth2Validator(OAuth2Validator):
         if "scope" not in token:
             raise errors.FatalClientError("Failed to renew access token: missing scope")
         self._check_and_set_request_resource(request)
-        expires = timezone.now() + timedelta(seconds=token.get("expires_in", oauth2_settings.ACCESS_TOKEN_EXPIRE_SECONDS))
+        expires = timezone.now() + timedelta(
+            seconds=token.get("expires_in", oauth2_settings.ACCESS_TOKEN_EXPIRE_SECONDS))
+        old = flow_state(request).refresh_token
+        if old is None:  # validate_refresh_token sets it for every refresh grant that gets here
+            raise RuntimeError("refresh grant without a validated refresh token")
         tokens.rotate_refresh_token(
-            flow_state(request).refresh_token, client=request.client, scope=token["scope"],
+            old, client=request.client, scope=token["scope"],
             access_token=token["access_token"], refresh_token=token.get("refresh_token"), expires=expires,
             resource=getattr(request, "resource", []) or [])
         return None
@@ -306,7 +310,7 @@ class TesseraOAuth2Validator(OAuth2Validator):
         body.update(claims.id_token_protocol_claims(issuer=current_issuer(),
                                                     lifetime=oauth2_settings.ID_TOKEN_EXPIRE_SECONDS))
         body.setdefault("auth_time", claims.epoch(request.user.last_login) or body["iat"])
-        return body, dt.datetime.fromtimestamp(body["exp"], dt.timezone.utc)
+        return body, dt.datetime.fromtimestamp(body["exp"], dt.UTC)
 
     def finalize_id_token(self, id_token, token, token_handler, request) -> str:
         body, _expires = self.get_id_token_dictionary(token, token_handler, request)

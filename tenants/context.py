@@ -7,9 +7,10 @@ Held in a ContextVar, so threads and async tasks never see each other's tenant.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from tenants.models import Tenant
@@ -21,20 +22,20 @@ class TenantNotSet(RuntimeError):
 
 @dataclass(frozen=True)
 class TenantState:
-    tenant: "Tenant"
+    tenant: Tenant
     issuer: str
 
 
 _state: ContextVar[TenantState | None] = ContextVar("tessera_tenant", default=None)
 
 
-def get_current_tenant() -> "Tenant | None":
+def get_current_tenant() -> Tenant | None:
     """The tenant in context, or None."""
     state = _state.get()
     return state.tenant if state else None
 
 
-def require_tenant() -> "Tenant":
+def require_tenant() -> Tenant:
     """The tenant in context; raises TenantNotSet when there is none."""
     state = _state.get()
     if state is None:
@@ -50,7 +51,7 @@ def current_issuer() -> str:
     return state.issuer
 
 
-def issuer_for(tenant: "Tenant", base_url: str | None = None) -> str:
+def issuer_for(tenant: Tenant, base_url: str | None = None) -> str:
     """Issuer URL of ``tenant``: TESSERA PUBLIC_URL, else the given base URL (request's own)."""
     from core.conf import tessera_settings
 
@@ -59,7 +60,7 @@ def issuer_for(tenant: "Tenant", base_url: str | None = None) -> str:
 
 
 @contextlib.contextmanager
-def tenant_context(tenant: "Tenant", *, base_url: str | None = None) -> Iterator["Tenant"]:
+def tenant_context(tenant: Tenant, *, base_url: str | None = None) -> Iterator[Tenant]:
     """Run a block as ``tenant``; restores the previous context on exit, even on error."""
     token = _state.set(TenantState(tenant=tenant, issuer=issuer_for(tenant, base_url)))
     try:

@@ -2,22 +2,30 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, TypeVar
+
 from django.contrib.auth.models import UserManager
 from django.db import models
 
 from tenants.context import require_tenant
 
+if TYPE_CHECKING:
+    from django.contrib.auth.base_user import AbstractBaseUser
+
+_M = TypeVar("_M", bound=models.Model)
+_U = TypeVar("_U", bound="AbstractBaseUser")
+
 
 class TenantScopedQuerySetMixin:
     """Filters every queryset by the tenant in context; raises TenantNotSet without one."""
 
-    def get_queryset(self):  # type: ignore[override]
+    def get_queryset(self):
         return super().get_queryset().filter(tenant=require_tenant())  # type: ignore[misc]
 
 
-class TenantScopedManager(TenantScopedQuerySetMixin, models.Manager):
+class TenantScopedManager(TenantScopedQuerySetMixin, models.Manager[_M]):
     """Default manager of tenant-owned models."""
 
 
-class TenantScopedUserManager(TenantScopedQuerySetMixin, UserManager):
+class TenantScopedUserManager(TenantScopedQuerySetMixin, UserManager[_U]):
     """Default manager of the user model: UserManager's helpers, scoped to the tenant."""

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import re
-from typing import Callable
+from collections.abc import Callable
 
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
-from tenants.context import tenant_context
 from core.lookup_cache import LookupCache
+from tenants.context import tenant_context
 from tenants.models import SLUG_RE, Tenant
 
 active_tenants = LookupCache(max_entries=1024)
@@ -50,12 +50,12 @@ class TenantMiddleware:
             return self.get_response(request)
         tenant = active_tenant(slug) if re.fullmatch(SLUG_RE, slug) else None
         if tenant is None:
-            response = TemplateResponse(
+            page = TemplateResponse(
                 request, "error.html",
                 {"title": "Unknown organisation", "message": "No active organisation is served at this address."},
                 status=404,
             )
-            return response.render()
+            return page.render()
         request.tenant = tenant  # type: ignore[attr-defined]
         # One transaction per tenant request: app.tenant_id is set once, at its first
         # statement (tenants.db), and a failed request leaves nothing half-written.

@@ -12,7 +12,7 @@ a tenant's trail shows every time the platform touched its data.
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator
+from collections.abc import Iterator
 
 from django.db import transaction
 

@@ -17,6 +17,8 @@ change. On other databases the operations do nothing (the managers still scope q
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import migrations
 
 FUNCTION = "tessera_current_tenant"
@@ -113,7 +115,7 @@ class TenantRLS(migrations.operations.base.Operation):
         self.add_column = add_column
 
     def deconstruct(self):
-        kwargs = {"table": self.table}
+        kwargs: dict[str, Any] = {"table": self.table}
         if self.add_column:
             kwargs["add_column"] = True
         return self.__class__.__qualname__, [], kwargs

@@ -8,6 +8,7 @@ it: a session presented at another tenant is ignored (defence in depth behind th
 from __future__ import annotations
 
 import time
+from typing import cast
 
 from django.conf import settings
 from django.contrib.sessions.backends.base import UpdateError
@@ -90,10 +91,11 @@ class TenantSessionMiddleware(SessionMiddleware):
                             "The session was deleted before the request completed."
                         ) from exc
                     response.set_cookie(
-                        name, session.session_key, max_age=max_age, expires=expires,
+                        name, cast(str, session.session_key),  # set by save()
+                        max_age=max_age, expires=expires,
                         domain=settings.SESSION_COOKIE_DOMAIN, path=path,
-                        secure=settings.SESSION_COOKIE_SECURE or None,
-                        httponly=settings.SESSION_COOKIE_HTTPONLY or None,
+                        secure=settings.SESSION_COOKIE_SECURE,
+                        httponly=settings.SESSION_COOKIE_HTTPONLY,
                         samesite=settings.SESSION_COOKIE_SAMESITE,
                     )
                     need_vary = True

@@ -13,7 +13,8 @@ of it outlives the task on the worker's reused connection.
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from celery import shared_task
 from django.db import transaction

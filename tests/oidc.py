@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from urllib.parse import parse_qs, urljoin, urlsplit
 
 import requests
-from authlib.integrations.requests_client import OAuth2Session
 from authlib.common.security import generate_token
+from authlib.integrations.requests_client import OAuth2Session
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
@@ -39,7 +39,8 @@ class Browser:
         token = CSRF_RE.search(response.text)
         assert token, f"no CSRF token on {response.url}: {response.text[:300]}"
         action = re.search(r'<form method="post" action="([^"]*)"', response.text)
-        url = urljoin(response.url, action.group(1).replace("&amp;", "&")) if action and action.group(1) else response.url
+        url = (urljoin(response.url, action.group(1).replace("&amp;", "&")) if action and action.group(1)
+               else response.url)
         return self.go(url, method="POST", data={"csrfmiddlewaretoken": token.group(1), **fields},)
 
     def login(self, response: requests.Response, username: str, password: str) -> requests.Response:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import uuid
-from typing import Any
+from typing import Any, TypeGuard
 
 from django.db import transaction
 from django.db.models import F
@@ -29,7 +29,7 @@ from idp.models import AccessToken, Application, Grant, RefreshToken
 log = logging.getLogger(__name__)
 
 CODE_REPLAYED = "code_replayed"
-REFRESH_TOKEN_REUSED = "refresh_token_reused"
+REFRESH_TOKEN_REUSED = "refresh_token_reused"  # noqa: S105 (a reason code, not a secret)
 
 
 # --- authorization codes ------------------------------------------------------------------
@@ -42,7 +42,7 @@ def find_code(code: object) -> Grant | None:
     return Grant.objects.filter(code=code).select_related("user").first()
 
 
-def code_usable(grant: Grant | None, client: Application) -> bool:
+def code_usable(grant: Grant | None, client: Application) -> TypeGuard[Grant]:
     """Whether ``client`` may exchange this code now. A code that was already exchanged is a
     replay: the tokens issued from it are revoked."""
     if grant is None or grant.application_id != client.pk:
@@ -177,9 +177,11 @@ def revoke_session_tokens(user: Any, sid: str) -> None:
     if not sid:
         return
     with transaction.atomic():
-        families = set(
+        families = {
+            family for family in
             RefreshToken.objects.filter(user=user, sid=sid).values_list("token_family", flat=True)
-        )
+            if family is not None
+        }
         for family in families:
             RefreshToken.revoke_family(family)
         deleted, _ = AccessToken.objects.filter(user=user, sid=sid).delete()

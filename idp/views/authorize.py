@@ -142,7 +142,7 @@ class AuthorizeView(OAuthLibMixin, View):
                 return self._redirect_error(credentials, "login_required")
             demand_reauthentication(request, flow)
             return self._to_login(request)
-        assert authn is not None
+        assert authn is not None  # noqa: S101 (narrows the type: _needs_login said "login" for None)
 
         if decision is None:
             needs_consent = "consent" in prompt or unregistered_port or not (
@@ -184,7 +184,8 @@ class AuthorizeView(OAuthLibMixin, View):
             return "login"
         if max_age is not None and time.time() - authn.auth_time > int(max_age) and not fresh:
             return "login"
-        if hint_sub is not None and hint_sub != subject(request.user.uid):
+        # authn is set, so request.user is a signed-in User, not AnonymousUser.
+        if hint_sub is not None and hint_sub != subject(request.user.uid):  # type: ignore[union-attr]
             return "login_required" if fresh else "login"
         return None
 
@@ -194,7 +195,7 @@ class AuthorizeView(OAuthLibMixin, View):
         params = {"next": request.get_full_path()}
         if request.GET.get("login_hint"):
             params["login_hint"] = request.GET["login_hint"][:254]
-        login_url = reverse("accounts:login", kwargs={"tenant": request.tenant.slug})
+        login_url = reverse("accounts:login", kwargs={"tenant": request.tenant.slug})  # type: ignore[attr-defined]
         return HttpResponseRedirect(f"{login_url}?{urlencode(params)}")
 
     def _consent_page(self, request: HttpRequest, application: Application, scopes: list[str]) -> HttpResponse:

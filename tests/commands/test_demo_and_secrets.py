@@ -55,7 +55,9 @@ def test_demo_human_output(manage):
     out = manage.ok("demo").stdout
     assert re.search(r"^Issuer: +http\S+/t/demo$", out, re.MULTILINE), out
     assert f"Demo user:  demo / {DEMO_PASSWORD}" in out
-    assert re.search(r"client_id: +demo-web$", out, re.MULTILINE) and re.search(r"client_id: +demo-spa$", out, re.MULTILINE)
+    assert re.search(r"client_id: +demo-web$", out, re.MULTILINE) and re.search(
+        r"client_id: +demo-spa$", out, re.MULTILINE
+    )
     assert len(re.findall(r"client_secret: +\S{43,}$", out, re.MULTILINE)) == 1
     assert manage.ok("demo").stdout.count("client_id:") == 2
 

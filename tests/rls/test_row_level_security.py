@@ -78,8 +78,8 @@ def _fill(world) -> None:
         session.create()
         LogEntry.objects.create(user=user, content_type=ContentType.objects.get_for_model(User),
                                 object_id=str(user.pk), object_repr=str(user), action_flag=ADDITION)
-        DeviceGrant.objects.create(client_id=app.client_id, device_code=uuid.uuid4().hex, user_code=uuid.uuid4().hex[:8],
-                                   expires=soon)
+        DeviceGrant.objects.create(client_id=app.client_id, device_code=uuid.uuid4().hex,
+                                   user_code=uuid.uuid4().hex[:8], expires=soon)
 
 
 @pytest.fixture
@@ -288,7 +288,7 @@ def test_nothing_survives_commit_or_rollback_on_the_connection(world_a):
     assert _raw_setting() in ("", None)
     with pytest.raises(ZeroDivisionError), tenant_context(world_a.tenant), transaction.atomic():
         User.objects.count()
-        1 / 0
+        1 / 0  # noqa: B018 (raises on purpose, inside the transaction)
     assert _raw_setting() in ("", None)
 
 

@@ -259,7 +259,8 @@ def test_a_refresh_token_is_refused_to_another_client_and_stays_good_for_its_own
     assert_oauth_error(refresh(issuer_a, tokens["refresh_token"], other.application.client_id, other.client_secret),
                        "invalid_grant", 400)
     public = world_a.spa.application.client_id
-    assert_oauth_error(token_request(issuer_a, {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+    assert_oauth_error(token_request(issuer_a,
+                                     {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
                                      public, None, auth="none"), "invalid_grant", 400)
     # Not a reuse: the other client's attempt neither worked nor revoked the owner's chain.
     response = refresh(issuer_a, tokens["refresh_token"], client_id, secret)

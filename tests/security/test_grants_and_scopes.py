@@ -17,8 +17,8 @@ from django.contrib.auth.hashers import check_password
 
 from tenants.context import tenant_context
 from tests.conftest import PASSWORD
-from tests.security.flows import assert_oauth_error, full_flow, token_request
 from tests.oidc import Browser
+from tests.security.flows import assert_oauth_error, full_flow, token_request
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

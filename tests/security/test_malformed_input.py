@@ -56,7 +56,8 @@ def _token_cases(client_id: str, secret: str) -> dict[str, dict]:
         "empty body": {"body": b""},
         "empty body, no content type": {"body": None, "content_type": None},
         "multipart body": {"body": b"--x\r\nContent-Disposition: form-data; name=\"grant_type\"\r\n\r\n"
-                                    b"client_credentials\r\n--x--\r\n", "content_type": "multipart/form-data; boundary=x"},
+                                    b"client_credentials\r\n--x--\r\n",
+                           "content_type": "multipart/form-data; boundary=x"},
         "GET": {"method": "GET", "body": None, "content_type": None},
         "PUT": {"method": "PUT", "body": f"grant_type=client_credentials&{good}"},
         "DELETE": {"method": "DELETE", "body": None},
@@ -74,9 +75,11 @@ def _token_cases(client_id: str, secret: str) -> dict[str, dict]:
         "non-UTF-8 percent-encoded": {"body": f"grant_type=%ff%fe&code=%c3%28&{good}"},
         "bogus charset": {"body": f"grant_type=client_credentials&{good}", "content_type": FORM + "; charset=bogus"},
         "utf-16 charset": {"body": f"grant_type=client_credentials&{good}", "content_type": FORM + "; charset=utf-16"},
-        "NUL in client_id (body)": {"body": f"grant_type=client_credentials&client_id=%00{client_id}&client_secret={secret}"},
-        "NUL in client_id (basic)": {"body": "grant_type=client_credentials",
-                                         "headers": {"Authorization": "Basic " + _b64(f"\0{client_id}:{secret}".encode())}},
+        "NUL in client_id (body)": {
+            "body": f"grant_type=client_credentials&client_id=%00{client_id}&client_secret={secret}"},
+        "NUL in client_id (basic)": {
+            "body": "grant_type=client_credentials",
+            "headers": {"Authorization": "Basic " + _b64(f"\0{client_id}:{secret}".encode())}},
         "NUL in code": {"body": f"grant_type=authorization_code&code=ab%00cd&redirect_uri={WEB_REDIRECT}"
                                  f"&code_verifier={'v' * 43}&{good}"},
         "NUL in code_verifier": {"body": f"grant_type=authorization_code&code=abcd&redirect_uri={WEB_REDIRECT}"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import threading
 
 import pytest
-from django.db import connection
 from django.contrib.auth import get_user_model
+from django.db import connection
 
 from idp.models import Application, Consent, SigningKey
 from tenants.context import (

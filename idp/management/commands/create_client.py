@@ -6,9 +6,9 @@ import json
 
 from django.core.exceptions import ValidationError
 
+from core.commands import OperatorCommand
 from idp.models import AccessTokenFormat, ApplicationType, GrantType, SigningAlgorithm
 from idp.services.clients import create_client
-from core.commands import OperatorCommand
 from tenants.context import tenant_context
 from tenants.models import Tenant
 

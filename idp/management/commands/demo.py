@@ -3,22 +3,23 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from django.db import transaction
 
 from accounts.services import create_user
+from core.commands import OperatorCommand
+from core.conf import tessera_settings
 from idp import keys
 from idp.models import Application, GrantType
 from idp.services.clients import create_client, reissue_client_secret
-from core.commands import OperatorCommand
-from core.conf import tessera_settings
 from tenants.context import issuer_for, tenant_context
 from tenants.models import Tenant
 from tenants.services import create_tenant
 
 DEMO_SLUG = "demo"
 DEMO_USER = "demo"
-DEMO_PASSWORD = "correct-horse-battery-staple"
+DEMO_PASSWORD = "correct-horse-battery-staple"  # noqa: S105 (the documented demo login; production refuses demo)
 WEB_REDIRECTS = ["http://127.0.0.1:8080/callback", "http://localhost:8080/callback"]
 SPA_REDIRECTS = ["http://127.0.0.1:5173/callback", "http://localhost:5173/callback"]
 
@@ -49,7 +50,7 @@ class Command(OperatorCommand):
                                grants=[GrantType.AUTHORIZATION_CODE, GrantType.REFRESH_TOKEN])
             keys.provision_keys(actor=self.actor)  # a demo tenant of an older version may lack some
         issuer = issuer_for(tenant, tessera_settings.PUBLIC_URL or "http://127.0.0.1:8000")
-        result = {
+        result: dict[str, Any] = {
             "issuer": issuer,
             "discovery": f"{issuer}/.well-known/openid-configuration",
             "user": {"username": DEMO_USER, "password": DEMO_PASSWORD},
