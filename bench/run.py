@@ -130,7 +130,8 @@ def audit_summary(py: str, env: dict, redis_server) -> str:
         left, drained_in = client.xlen(AUDIT_STREAM), time.monotonic() - started
     verify = subprocess.run([py, "manage.py", "verify_audit", "--tenant", TENANT], cwd=ROOT, env=env,
                             capture_output=True, text=True)
-    result = (verify.stdout.strip() or verify.stderr.strip()).splitlines()[-1]
+    lines = (verify.stdout.strip() or verify.stderr.strip()).splitlines()
+    result = next((line for line in lines if line.startswith(f"{TENANT}:")), lines[-1] if lines else "?")
     spool = (f"; audit spool {'empty' if not left else f'still holds {left}'} {drained_in:.1f} s after the load"
              if redis_server else "")
     return f"Audit trail after the run: `verify_audit --tenant {TENANT}` -> {result}{spool}."
