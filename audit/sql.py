@@ -1,4 +1,4 @@
-"""The SQL the audit app writes by hand (tests/audit/test_sql.py pins its names to the models)."""
+"""The SQL the audit app writes by hand (tests/unit/test_sql.py pins its names to the models)."""
 
 from __future__ import annotations
 
