@@ -4,6 +4,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# The issuer `make run` serves and prints: derived from where it listens, unless set.
+TESSERA_PUBLIC_URL ?= http://$(if $(filter 0.0.0.0 ::,$(HOST)),127.0.0.1,$(HOST)):$(PORT)
 
 .PHONY: run test test-postgres test-sqlite venv migrate demo lint mutate clean bench
 
@@ -20,11 +22,11 @@ migrate: venv
 	$(PY) manage.py migrate --noinput
 
 demo: migrate
-	$(PY) manage.py demo
+	TESSERA_PUBLIC_URL=$(TESSERA_PUBLIC_URL) $(PY) manage.py demo
 
 run: demo
-	@echo "Tessera is serving the demo tenant at http://$(HOST):$(PORT)/t/demo (Ctrl-C stops it)"
-	$(PY) manage.py runserver --noreload $(HOST):$(PORT)
+	@echo "Tessera is serving the demo tenant at $(TESSERA_PUBLIC_URL)/t/demo (Ctrl-C stops it)"
+	TESSERA_PUBLIC_URL=$(TESSERA_PUBLIC_URL) $(PY) manage.py runserver --noreload $(HOST):$(PORT)
 
 # The whole suite on PostgreSQL (as production runs), then the relying-party flows, the
 # attacker-side tests and the audit trail again on SQLite, the database `make run` serves,

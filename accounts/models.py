@@ -26,6 +26,8 @@ class User(TenantOwned, AbstractUser):
     email_verified = models.BooleanField(default=False)
     # The OpenID "sub": stable, opaque, never reused; unlike the pk it reveals no counts.
     uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    # OpenID's updated_at: when the profile last changed (not when the account was created).
+    updated = models.DateTimeField(auto_now=True)
 
     # The user-manager flavour of TenantOwned's scoped manager (UserManager's helpers, scoped).
     objects: ClassVar[TenantScopedUserManager[User]] = TenantScopedUserManager()  # type: ignore[assignment]

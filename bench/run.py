@@ -219,7 +219,7 @@ def main() -> int:
         # so cookies are carried by hand.)
         page = requests.get(f"{base}/t/{TENANT}/login")
         csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
-        csrf_cookie = f"csrftoken={page.cookies['csrftoken']}"
+        csrf_cookie = f"tessera_csrf={page.cookies['tessera_csrf']}"
         signed_in = requests.post(
             f"{base}/t/{TENANT}/login", allow_redirects=False, headers={"Cookie": csrf_cookie},
             data={"csrfmiddlewaretoken": csrf, "username": info["user"], "password": info["password"]})

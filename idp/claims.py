@@ -34,17 +34,22 @@ def subject(uid: Any) -> str:
 
 
 def user_claims(user: Any) -> dict[str, Any]:
-    """Every claim Tessera can release about ``user``; callers filter by scope (CLAIM_SCOPE)."""
-    return {
+    """Every claim Tessera can release about ``user``; callers filter by scope (CLAIM_SCOPE).
+
+    A claim Tessera knows nothing about is left out, not sent empty (OpenID Connect Core
+    §5.3.2: an empty string is a value, and relying parties would store it as the name).
+    """
+    claims = {
         "sub": subject(user.uid),
         "name": user.get_full_name() or user.get_username(),
         "given_name": user.first_name,
         "family_name": user.last_name,
         "preferred_username": user.get_username(),
-        "updated_at": epoch(user.date_joined),
+        "updated_at": epoch(getattr(user, "updated", None) or user.date_joined),
         "email": user.email,
-        "email_verified": user.email_verified,
+        "email_verified": user.email_verified if user.email else None,
     }
+    return {k: v for k, v in claims.items() if v not in ("", None)}
 
 
 def released(claims: dict[str, Any], scopes: list[str]) -> dict[str, Any]:

@@ -23,6 +23,8 @@ def client_summary(application: Application) -> dict[str, Any]:
         "name": application.name, "client_type": application.client_type,
         "application_type": application.application_type,
         "grant_types": list(application.grant_types), "redirect_uris": application.redirect_uris.split(),
+        "post_logout_redirect_uris": application.post_logout_redirect_uris.split(),
+        "web_origins": application.allowed_origins.split(),
         "first_party": application.skip_authorization, "algorithm": application.algorithm,
         "access_token_format": application.access_token_format,
     }
@@ -81,3 +83,37 @@ def token_reuse_detected(family: uuid.UUID, *, client: Application | None, reaso
 def signing_key_created(key: SigningKey, *, actor: Actor | None = None) -> None:
     record(Action.KEY_CREATED, actor=actor or system_actor("tessera"), target=("signing_key", key.kid),
            details={"alg": key.alg, "state": key.state})
+
+
+def authorization_refused(*, client: Application | None, client_id: str, error: str, description: str,
+                          redirect_uri: str, redirected: bool) -> None:
+    """An authorization request answered with an error (at the client's redirect URI, or on a
+    page when the client or redirect URI cannot be trusted), so the operator sees why an app's
+    sign-in fails: the relying party often swallows the error."""
+    record(Action.AUTHORIZATION_REFUSED, outcome=Outcome.FAILURE,
+           actor=client_actor(client) if client else ANONYMOUS, target=("client", client_id),
+           details={"error": error, "description": description, "redirect_uri": redirect_uri,
+                    "redirected": redirected, "client_known": client is not None})
+
+
+def logout_refused(*, client_id: str, reason: str, post_logout_redirect_uri: str) -> None:
+    record(Action.LOGOUT_REFUSED, outcome=Outcome.FAILURE, actor=ANONYMOUS, target=("client", client_id),
+           details={"reason": reason, "post_logout_redirect_uri": post_logout_redirect_uri})
+
+
+def client_authentication_failed(*, client: Application | None, client_id: str, method: str) -> None:
+    """A client presented credentials that did not authenticate it (unknown id, wrong or no
+    secret). The secret itself never enters the event."""
+    record(Action.CLIENT_AUTHENTICATION_FAILED, outcome=Outcome.FAILURE,
+           actor=client_actor(client) if client else ANONYMOUS, target=("client", client_id),
+           details={"method": method, "client_known": client is not None})
+
+
+def client_updated(application: Application, *, actor: Actor | None, changes: dict[str, Any]) -> None:
+    record(Action.CLIENT_UPDATED, actor=actor or system_actor("tessera"), target=("client", application.client_id),
+           details={"changes": changes})
+
+
+def client_deleted(client_id: str, name: str, *, actor: Actor | None, tokens_revoked: int) -> None:
+    record(Action.CLIENT_DELETED, actor=actor or system_actor("tessera"), target=("client", client_id),
+           details={"name": name, "tokens_revoked": tokens_revoked})

@@ -78,3 +78,19 @@ def valid_resource_indicator(uri: object) -> bool:
         return bool(is_valid_resource_uri(uri))
     except ValueError:
         return False
+
+
+def validate_web_origin(origin: str) -> None:
+    """A browser origin a client's pages call the token endpoint from: scheme://host[:port],
+    https (or http to a loopback address or localhost), nothing after the port."""
+    parts = urlsplit(origin)
+    try:
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:
+        port_ok = False
+    if (not parts.hostname or parts.path or parts.query or parts.fragment or "@" in parts.netloc
+            or not port_ok or origin.endswith("/")):
+        raise ValidationError(f"{origin}: a web origin is scheme://host[:port], with nothing after it.")
+    if parts.scheme == "https" or (parts.scheme == "http" and (is_loopback(origin) or parts.hostname == "localhost")):
+        return
+    raise ValidationError(f"{origin}: use https, or http only for a loopback address or localhost.")

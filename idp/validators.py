@@ -64,6 +64,25 @@ class TesseraOAuth2Validator(OAuth2Validator):
         request.client = copy.copy(cached) if cached is not None else None
         return request.client
 
+    def authenticate_client(self, request, *args, **kwargs) -> bool:
+        if super().authenticate_client(request, *args, **kwargs):
+            return True
+        self._authentication_failed(request, "client_secret_basic" if self._extract_basic_auth(request)
+                                    else "client_secret_post")
+        return False
+
+    def authenticate_client_id(self, client_id, request, *args, **kwargs) -> bool:
+        if super().authenticate_client_id(client_id, request, *args, **kwargs):
+            return True
+        self._authentication_failed(request, "none")
+        return False
+
+    def _authentication_failed(self, request, method: str) -> None:
+        """Audit it (the operator's only view of an app that sends the wrong secret)."""
+        client = request.client if isinstance(request.client, Application) else None
+        client_id = client.client_id if client else str(getattr(request, "client_id", "") or "")[:255]
+        events.client_authentication_failed(client=client, client_id=client_id, method=method)
+
     def _authenticate_basic_auth(self, request) -> bool:
         try:
             return super()._authenticate_basic_auth(request)

@@ -1,6 +1,6 @@
 """Root URLconf: platform-level routes and each tenant's routes under /t/<tenant>/."""
 
-from django.urls import include, path
+from django.urls import include, path, re_path
 
 from idp.views import discovery
 
@@ -23,6 +23,10 @@ urlpatterns = [
         discovery.openid_configuration,
         name="oauth-authorization-server-suffix",
     ),
+    # An issuer configured with a trailing slash (django-allauth's server_url, for one) asks
+    # for {issuer}//.well-known/openid-configuration: answer there too.
+    re_path(r"^t/(?P<tenant>[-a-zA-Z0-9_]+)//\.well-known/openid-configuration$", discovery.openid_configuration,
+            name="openid-configuration-trailing-slash"),
     path("t/<slug:tenant>/", include(tenant_patterns)),
 ]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import time
 from typing import Any
@@ -19,6 +20,7 @@ from oauth2_provider.exceptions import OAuthToolkitError
 from oauth2_provider.http import OAuth2ResponseRedirect
 from oauth2_provider.scopes import get_scopes_backend
 from oauth2_provider.views.mixins import OAuthLibMixin
+from oauthlib.oauth2.rfc6749 import errors
 
 from accounts.authn import (
     Authentication,
@@ -27,7 +29,7 @@ from accounts.authn import (
     forget_reauthentication,
     reauthenticated_for,
 )
-from idp import keys
+from idp import events, keys
 from idp.claims import subject
 from idp.models import Application
 from idp.redirects import valid_resource_indicator
@@ -35,6 +37,11 @@ from idp.services.consent import has_consent, record_consent
 from idp.state import FlowState
 from tenants.context import current_issuer
 
+log = logging.getLogger("tessera.idp")
+REDIRECT_URI_ERRORS = (errors.InvalidRedirectURIError, errors.MismatchingRedirectURIError,
+                       errors.MissingRedirectURIError)
+# Outcomes of a silent check (prompt=none), not refusals: a single-page app asks them often.
+SILENT_OUTCOMES = frozenset({"login_required", "consent_required", "interaction_required"})
 # RFC 7636 §4.1-4.2: the S256 challenge is 43 base64url characters.
 CODE_CHALLENGE_RE = re.compile(r"[A-Za-z0-9_-]{43}")
 # RFC 8707 §2: resource may repeat; nothing else may (RFC 6749 §3.1).
@@ -81,6 +88,13 @@ def _parameter_problem(params) -> tuple[str, str] | None:
     return None
 
 
+def _client_named(client_id: str) -> Application | None:
+    """The tenant's client with this id, or None (also for ids no client can have)."""
+    if not client_id or len(client_id) > 255 or "\x00" in client_id:
+        return None
+    return Application.objects.filter(client_id=client_id).first()
+
+
 def _flow_key(request: HttpRequest) -> str:
     """This authorization request, as the key a demand for a fresh sign-in is filed under
     (its parameters include state, nonce and the PKCE challenge, so it names one flow).
@@ -106,7 +120,7 @@ class AuthorizeView(OAuthLibMixin, View):
         params = request.GET
         fatal = _fatal_problem(params)
         if fatal:
-            return self._error_page("invalid_request", fatal)
+            return self._error_page("invalid_request", fatal, params.get("client_id", ""))
         try:
             scopes, credentials = self.validate_authorization_request(request)
         except OAuthToolkitError as error:
@@ -218,22 +232,47 @@ class AuthorizeView(OAuthLibMixin, View):
         if credentials.get("state"):
             params["state"] = credentials["state"]
         uri = credentials["redirect_uri"]
-        uri = uri + ("&" if "?" in uri else "?") + urlencode(params)
-        application = Application.objects.filter(client_id=credentials["client_id"]).first()
-        return self._redirect(uri, application)
+        application = _client_named(credentials["client_id"])
+        self._refused(application, credentials["client_id"], error, description or "", uri, redirected=True)
+        return self._redirect(uri + ("&" if "?" in uri else "?") + urlencode(params), application)
 
     def _error(self, error: OAuthToolkitError) -> HttpResponse:
         redirect, response = self.error_response(error)
-        if redirect:
-            client_id = self.request.GET.get("client_id", "")
-            application = Application.objects.filter(client_id=client_id).first()
-            return self._redirect(response["url"], application)
-        # Invalid client or redirect URI: never redirect anywhere (RFC 6749 §4.1.2.1).
+        client_id = self.request.GET.get("client_id", "")
+        application = _client_named(client_id)
         oauth_error = response["error"]
-        return self._error_page(oauth_error.error,
-                                oauth_error.description or "The application sent an invalid request.")
+        if redirect:
+            self._refused(application, client_id, oauth_error.error, oauth_error.description or "",
+                          self.request.GET.get("redirect_uri", ""), redirected=True)
+            return self._redirect(response["url"], application)
+        # Invalid client or redirect URI: never redirect anywhere (RFC 6749 §4.1.2.1). Say
+        # which client and which URI, so its developers can see what does not match.
+        received = self.request.GET.get("redirect_uri", "")
+        if application is None:
+            message = (f"No application with the client id \u201c{client_id}\u201d is registered here."
+                       if client_id else "The request names no application (client_id is missing).")
+        elif isinstance(oauth_error, REDIRECT_URI_ERRORS):
+            message = (f"The redirect URI \u201c{received or '(none)'}\u201d sent by {application.name} "
+                       f"(client id {client_id}) matches none of its registered redirect URIs. They must match "
+                       "exactly: a trailing slash, http or https, 127.0.0.1 or localhost, and the port all count.")
+        else:
+            message = oauth_error.description or "The application sent an invalid request."
+        return self._error_page(oauth_error.error, message, client_id, application=application)
 
-    def _error_page(self, error: str, message: str) -> HttpResponse:
+    def _error_page(self, error: str, message: str, client_id: str,
+                    application: Application | None = None) -> HttpResponse:
+        self._refused(application, client_id, error, message, self.request.GET.get("redirect_uri", ""),
+                      redirected=False)
         return render(self.request, "error.html", {
             "title": "This sign-in link is not valid", "error": error, "message": message,
         }, status=400)
+
+    def _refused(self, application: Application | None, client_id: str, error: str, description: str,
+                 redirect_uri: str, *, redirected: bool) -> None:
+        """Audit (and log) a refused request: the relying party may swallow the error."""
+        if error in SILENT_OUTCOMES:
+            return
+        log.warning("authorization request refused: client=%r error=%s redirect_uri=%r: %s",
+                    client_id[:100], error, redirect_uri[:300], description)
+        events.authorization_refused(client=application, client_id=client_id, error=error,
+                                     description=description, redirect_uri=redirect_uri, redirected=redirected)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.http import HttpRequest, JsonResponse
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 from oauth2_provider.settings import oauth2_settings
 
 from accounts.authn import ACR_MULTI_FACTOR, ACR_SINGLE_FACTOR
@@ -54,13 +54,13 @@ def _public_json(data: dict, max_age: int) -> JsonResponse:
     return response
 
 
-@require_GET
+@require_safe
 def openid_configuration(request: HttpRequest, tenant: str | None = None) -> JsonResponse:
     """/t/<tenant>/.well-known/openid-configuration and /.well-known/oauth-authorization-server/t/<tenant>"""
     return _public_json(provider_metadata(), max_age=300)
 
 
-@require_GET
+@require_safe
 def jwks(request: HttpRequest, tenant: str) -> JsonResponse:
     """/t/<tenant>/jwks.json: next, active and retired public keys."""
     return _public_json(keys.jwks(), max_age=300)

@@ -9,7 +9,7 @@ from django.views.decorators.csrf import csrf_exempt
 from oauth2_provider.views.mixins import OAuthLibMixin
 
 from idp.introspection import introspect
-from idp.views.token import basic_challenge, malformed, oauth_error
+from idp.views.token import INVALID_CLIENT, basic_challenge, malformed, oauth_error
 
 
 @method_decorator(csrf_exempt, name="dispatch")
@@ -23,7 +23,7 @@ class IntrospectView(OAuthLibMixin, View):
         if error:
             return error
         if not self.authenticate_client(request):
-            response = oauth_error("invalid_client", "Client authentication failed.", status=401)
+            response = oauth_error("invalid_client", INVALID_CLIENT, status=401)
             response["WWW-Authenticate"] = basic_challenge()
             return response
         token = request.POST.get("token")

@@ -14,7 +14,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 
 from accounts.authn import current_authentication
-from idp import keys
+from idp import events, keys
 from idp.models import Application
 from idp.services.tokens import revoke_session_tokens
 
@@ -50,8 +50,11 @@ class LogoutView(View):
         try:
             claims, application, redirect_uri = self._validate(params)
         except LogoutRequestError as exc:
-            return render(request, "error.html", {"title": "Sign-out request not valid",
-                                                  "message": str(exc)}, status=400)
+            # The relying party has usually signed the person out on its side already: refuse
+            # the redirect, but let them end the session here too (no redirect, no hint).
+            events.logout_refused(client_id=str(params.get("client_id", ""))[:255], reason=str(exc),
+                                  post_logout_redirect_uri=str(params.get("post_logout_redirect_uri", "")))
+            return render(request, "idp/logout_refused.html", {"message": str(exc)}, status=400)
         authn = current_authentication(request)
         if authn is not None:
             # Without confirmation only for an ID token of this very session (its sid): an
@@ -87,6 +90,9 @@ class LogoutView(View):
         if client_id and application is None:
             raise LogoutRequestError("Unknown client.")
         redirect_uri = params.get("post_logout_redirect_uri")
-        if redirect_uri and (application is None or not application.post_logout_redirect_uri_allowed(redirect_uri)):
-            raise LogoutRequestError("post_logout_redirect_uri is not registered for this client.")
+        if redirect_uri and application is None:
+            raise LogoutRequestError("A post_logout_redirect_uri needs the client: send client_id or id_token_hint.")
+        if redirect_uri and application is not None and not application.post_logout_redirect_uri_allowed(redirect_uri):
+            raise LogoutRequestError(f"The post_logout_redirect_uri \u201c{redirect_uri}\u201d is not registered for "
+                                     f"{application.name} (client id {application.client_id}).")
         return claims, application, redirect_uri

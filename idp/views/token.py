@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 from urllib.parse import unquote_plus
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -22,6 +23,22 @@ def oauth_error(error: str, description: str, status: int = 400) -> JsonResponse
     """An RFC 6749 §5.2 error body."""
     response = JsonResponse({"error": error, "error_description": description}, status=status)
     response["Cache-Control"] = "no-store"
+    return response
+
+
+INVALID_CLIENT = ("Client authentication failed: the client id is unknown here, the secret is wrong or missing, "
+                  "or the client is public and may not use this endpoint.")
+
+
+def with_client_error_description(response: HttpResponse) -> HttpResponse:
+    """oauthlib's invalid_client has no description; a developer needs one (RFC 6749 §5.2)."""
+    try:
+        body = json.loads(response.content)
+    except ValueError:
+        return response
+    if isinstance(body, dict) and body.get("error") == "invalid_client" and not body.get("error_description"):
+        body["error_description"] = INVALID_CLIENT
+        response.content = json.dumps(body).encode()
     return response
 
 
@@ -80,6 +97,7 @@ class StrictFormPost:
         response = malformed(request) or self.respond(request)
         if response.status_code == 401:
             response["WWW-Authenticate"] = basic_challenge()
+            with_client_error_description(response)
         return response
 
     def respond(self, request: HttpRequest) -> HttpResponse:

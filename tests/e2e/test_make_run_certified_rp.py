@@ -42,10 +42,10 @@ def make_run(tmp_path_factory):
     port = _free_port()
     workdir = tmp_path_factory.mktemp("make-run")
     env = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if k != "TESSERA_PUBLIC_URL"},
         "DJANGO_SETTINGS_MODULE": "settings.dev",
         "DATABASE_URL": f"sqlite:///{workdir}/tessera.sqlite3",
-        "TESSERA_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        # No TESSERA_PUBLIC_URL: `make run PORT=...` derives the issuer from where it serves.
         "SECRET_KEY": secrets.token_urlsafe(50),
         "TESSERA_KEY_ENCRYPTION_KEY": "bWFrZS1ydW4tdGVzdC1rZXktZW5jcnlwdGlvbi1rZXk=",
     }

@@ -24,6 +24,8 @@ class Command(OperatorCommand):
         secret.add_argument("--password", help="Visible in the process list; prefer --password-stdin.")
         secret.add_argument("--password-stdin", action="store_true", help="Read the password from stdin.")
         parser.add_argument("--email-verified", action="store_true")
+        parser.add_argument("--first-name", default="", help="Given name (the given_name and name claims).")
+        parser.add_argument("--last-name", default="", help="Family name (the family_name and name claims).")
         parser.add_argument("--json", action="store_true", dest="as_json")
 
     def handle(self, *args, **opts) -> None:
@@ -34,7 +36,8 @@ class Command(OperatorCommand):
         with tenant_context(tenant):
             try:
                 user = create_user(username=opts["username"], email=opts["email"], password=password,
-                                   email_verified=opts["email_verified"], actor=self.actor)
+                                   email_verified=opts["email_verified"], first_name=opts["first_name"].strip(),
+                                   last_name=opts["last_name"].strip(), actor=self.actor)
             except ValidationError as exc:
                 raise self.fail(" ".join(exc.messages)) from exc
         if opts["as_json"]:
