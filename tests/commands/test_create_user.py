@@ -50,6 +50,14 @@ def test_create_user_password_argument(manage):
     assert manage.query("SELECT username, email FROM accounts_user") == [("carol", "")]
 
 
+def test_create_user_with_names(manage):
+    """The name claims come from the profile; without names they are left out, not empty."""
+    manage.ok("create_tenant", "acme", "--name", "Acme Corp")
+    manage.ok("create_user", "--tenant", "acme", "--username", "dora", "--password", GOOD_PASSWORD,
+              "--first-name", " Dora ", "--last-name", "Explorer")
+    assert manage.query("SELECT first_name, last_name FROM accounts_user") == [("Dora", "Explorer")]
+
+
 def test_same_email_in_two_tenants_is_allowed_but_not_twice_in_one(manage):
     for slug in ("acme", "globex"):
         manage.ok("create_tenant", slug, "--name", slug.title())
