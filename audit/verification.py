@@ -24,7 +24,7 @@ from typing import Any
 from django.db.models import Max
 
 from audit import checkpoints
-from audit.chain import content_hash, link_hash, link_mac
+from audit.chain import content_hash, fields_of, link_hash, link_mac
 from audit.checkpoints import CheckpointError
 from audit.models import GENESIS_HASH, Action, AuditEvent, ChainHead, Checkpoint
 
@@ -167,7 +167,7 @@ def verify_chain(external: Iterable[str] = (), keys: list[dict[str, Any]] | None
         through = head.seq if head is not None else 0
         for event in _events(through):
             start = _chain_start(event) if walk.first_seq is None else ""
-            walk.step(event.seq, {**_fields(event)}, event.prev_hash, event.hash, event.mac, start)
+            walk.step(event.seq, fields_of(event), event.prev_hash, event.hash, event.mac, start)
         last, last_hash = walk.last_seq or 0, walk.expected_prev or GENESIS_HASH
         if head is not None and (head.seq != last or head.last_hash != last_hash):
             raise _Broken(last + 1, f"the chain head is at {head.seq} but the last event is {walk.last_seq} "
@@ -188,11 +188,6 @@ def verify_chain(external: Iterable[str] = (), keys: list[dict[str, Any]] | None
         return walk.broken(error)
     return walk.result(notes)
 
-
-def _fields(event: AuditEvent) -> dict[str, Any]:
-    from audit.chain import fields_of
-
-    return fields_of(event)
 
 
 # --- offline --------------------------------------------------------------------------------

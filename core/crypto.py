@@ -54,9 +54,15 @@ def kek_weakness(key: bytes) -> str | None:
 
 def _kek() -> bytes:
     try:
-        return decode_kek(tessera_settings.KEY_ENCRYPTION_KEY)
+        return _decoded(tessera_settings.KEY_ENCRYPTION_KEY)
     except ValueError as exc:
         raise ImproperlyConfigured(f"{exc} {GENERATE_HINT}") from exc
+
+
+@functools.lru_cache(maxsize=8)
+def _decoded(raw: str) -> bytes:
+    # Every client-secret check and every audit link asks: decode each setting value once.
+    return decode_kek(raw)
 
 
 @functools.lru_cache(maxsize=64)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from datetime import UTC, datetime
 from typing import Any
@@ -13,14 +12,11 @@ from oauth2_provider.models import refresh_token_expire_timedelta
 
 from idp import keys, sql
 from idp.claims import subject
+from idp.fields import sha256_hex
 from idp.models import Application, RefreshToken
 from tenants.context import current_issuer, require_tenant
 
 INACTIVE: dict[str, Any] = {"active": False}
-
-
-def _checksum(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
 def _aware(value):
@@ -36,7 +32,7 @@ def _user(user) -> dict[str, Any]:
 
 def describe_access_token(token: str) -> dict[str, Any]:
     with connection.cursor() as cursor:
-        cursor.execute(sql.ACCESS_TOKEN, [require_tenant().pk, _checksum(token)])
+        cursor.execute(sql.ACCESS_TOKEN, [require_tenant().pk, sha256_hex(token)])
         row = cursor.fetchone()
     if row is None:
         return INACTIVE
@@ -73,7 +69,7 @@ def describe_jwt_access_token(token: str) -> dict[str, Any]:
         return INACTIVE
     if claims.get("sub") != application.client_id:
         with connection.cursor() as cursor:
-            cursor.execute(sql.JWT_ACCESS_TOKEN_LIVE, [require_tenant().pk, _checksum(token)])
+            cursor.execute(sql.JWT_ACCESS_TOKEN_LIVE, [require_tenant().pk, sha256_hex(token)])
             row = cursor.fetchone()
         if row is None or row[0] in (False, 0):
             return INACTIVE
@@ -85,7 +81,7 @@ def describe_jwt_access_token(token: str) -> dict[str, Any]:
 def describe_refresh_token(token: str) -> dict[str, Any]:
     rt = (
         RefreshToken.objects.select_related("application", "user", "access_token")
-        .filter(token_checksum=_checksum(token), revoked__isnull=True).first()
+        .filter(token_checksum=sha256_hex(token), revoked__isnull=True).first()
     )
     if rt is None or rt.access_token is None or not rt.user.is_active:
         return INACTIVE

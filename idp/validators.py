@@ -320,9 +320,6 @@ class TesseraOAuth2Validator(OAuth2Validator):
     def get_claim_dict(self, request) -> dict:
         return claims.user_claims(request.user)
 
-    def get_discovery_claims(self, request) -> list[str]:
-        return list(claims.CLAIMS_SUPPORTED)
-
     def get_id_token_dictionary(self, token, token_handler, request):
         body = self.get_oidc_claims(token, token_handler, request)
         body.update(claims.authentication_claims(flow_state(request).source))

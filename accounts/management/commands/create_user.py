@@ -8,16 +8,15 @@ import sys
 from django.core.exceptions import ValidationError
 
 from accounts.services import create_user
-from core.commands import OperatorCommand
+from tenants.commands import TenantCommand
 from tenants.context import tenant_context
-from tenants.models import Tenant
 
 
-class Command(OperatorCommand):
+class Command(TenantCommand):
     help = "Create a user in a tenant."
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("--tenant", required=True)
+        self.add_tenant_argument(parser)
         parser.add_argument("--username", required=True)
         parser.add_argument("--email", default="")
         secret = parser.add_mutually_exclusive_group(required=True)
@@ -29,9 +28,7 @@ class Command(OperatorCommand):
         parser.add_argument("--json", action="store_true", dest="as_json")
 
     def handle(self, *args, **opts) -> None:
-        tenant = Tenant.objects.filter(slug=opts["tenant"]).first()
-        if tenant is None:
-            raise self.fail(f"unknown tenant {opts['tenant']!r}")
+        tenant = self.tenant(opts)
         password = sys.stdin.readline().rstrip("\n") if opts["password_stdin"] else opts["password"]
         with tenant_context(tenant):
             try:

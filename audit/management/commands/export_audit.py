@@ -6,24 +6,21 @@ import sys
 from pathlib import Path
 
 from audit.export import export_lines
-from core.commands import OperatorCommand
-from tenants.models import Tenant
+from tenants.commands import TenantCommand
 from tenants.platform import platform_access
 
 
-class Command(OperatorCommand):
+class Command(TenantCommand):
     help = ("Export a tenant's audit trail as JSON lines (its public keys, every event, every signed "
             "checkpoint, the last one made now), for `verify_audit --export FILE --jwks URL` anywhere.")
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("--tenant", required=True, help="Slug of the tenant.")
+        self.add_tenant_argument(parser)
         parser.add_argument("--output", metavar="FILE", help="Write here instead of stdout.")
         parser.add_argument("--since-seq", type=int, default=0, help="Only events after this position.")
 
     def handle(self, *args, **opts) -> None:
-        tenant = Tenant.objects.filter(slug=opts["tenant"]).first()
-        if tenant is None:
-            raise self.fail(f"unknown tenant {opts['tenant']!r}")
+        tenant = self.tenant(opts)
         if opts["since_seq"] < 0:
             raise self.fail("--since-seq cannot be negative")
         out = Path(opts["output"]).open("w", encoding="utf-8") if opts["output"] else sys.stdout
