@@ -11,11 +11,15 @@ from __future__ import annotations
 import secrets
 import time
 from dataclasses import dataclass
+from typing import Any
 
-from django.contrib.auth import login
+from django.contrib.auth import get_user_model, login, logout
 from django.http import HttpRequest
 
 AUTHN_SESSION_KEY = "_tessera_authn"
+PENDING_SESSION_KEY = "_tessera_pending"
+PENDING_TTL = 600.0  # seconds between the password and the second factor
+_SEEN_EVERY = 60.0  # the idle clock is written at most once a minute
 REAUTH_SESSION_KEY = "_tessera_reauth"
 _REAUTH_KEEP = 20  # open demands per session
 _REAUTH_TTL = 3600.0  # seconds a demand stays open
@@ -33,20 +37,31 @@ class Authentication:
     acr: str
 
 
-def sign_in(request: HttpRequest, user, amr: list[str]) -> Authentication:
+def sign_in(request: HttpRequest, user, amr: list[str], *, idle_timeout: int = 0,
+            absolute_timeout: int = 0) -> Authentication:
     """Log ``user`` in (new session key) and record a fresh authentication event.
 
-    The audit event comes from Django's user_logged_in signal (audit.signals), which reads
-    the methods used from ``request.tessera_amr``.
+    ``amr`` lists the RFC 8176 methods used; "mfa" in it makes the session multi-factor
+    (acr "2"). The timeouts (seconds, 0: none) come from the tenant's policy at this sign-in
+    and hold for the session's life. The audit event comes from Django's user_logged_in
+    signal (audit.signals), which reads the methods used from ``request.tessera_amr``.
     """
-    request.tessera_amr = list(amr)  # type: ignore[attr-defined]
+    amr = list(dict.fromkeys(amr))
+    request.tessera_amr = amr  # type: ignore[attr-defined]
     demands = request.session.get(REAUTH_SESSION_KEY)  # login() flushes a session of another user
+    before = current_authentication(request) if request.user.is_authenticated else None
+    same_user = before is not None and request.user.pk == user.pk
+    request.session.pop(PENDING_SESSION_KEY, None)
     login(request, user, backend="accounts.backends.TenantModelBackend")
     now = time.time()
-    acr = ACR_MULTI_FACTOR if "mfa" in amr or len(set(amr)) > 1 else ACR_SINGLE_FACTOR
-    authn = Authentication(sid=secrets.token_urlsafe(16), auth_time=int(now), amr=tuple(amr), acr=acr)
+    acr = ACR_MULTI_FACTOR if "mfa" in amr else ACR_SINGLE_FACTOR
+    # A step-up (or re-authentication) of the same person stays the same session (sid), so
+    # the ID tokens already issued for it still name it at sign-out.
+    sid = before.sid if same_user and before is not None else secrets.token_urlsafe(16)
+    authn = Authentication(sid=sid, auth_time=int(now), amr=tuple(amr), acr=acr)
     request.session[AUTHN_SESSION_KEY] = {
         "sid": authn.sid, "auth_time": authn.auth_time, "at": now, "amr": list(authn.amr), "acr": authn.acr,
+        "seen": now, "idle": int(idle_timeout), "absolute": int(absolute_timeout),
     }
     if demands:
         request.session[REAUTH_SESSION_KEY] = demands
@@ -60,9 +75,29 @@ def current_authentication(request: HttpRequest) -> Authentication | None:
     data = request.session.get(AUTHN_SESSION_KEY)
     if not data:
         return None
+    now = time.time()
+    idle, absolute = int(data.get("idle", 0)), int(data.get("absolute", 0))
+    if (absolute and now - float(data["at"]) > absolute) or (idle and now - float(data.get("seen", 0)) > idle):
+        logout(request)  # the session outlived its policy: it ends here (Django's logged-out signal audits it)
+        return None
+    if now - float(data.get("seen", 0)) > _SEEN_EVERY:
+        data["seen"] = now
+        request.session[AUTHN_SESSION_KEY] = data
     return Authentication(
         sid=data["sid"], auth_time=int(data["auth_time"]), amr=tuple(data["amr"]), acr=data["acr"]
     )
+
+
+def add_factor(request: HttpRequest, methods: list[str]) -> None:
+    """The signed-in person just proved a factor they enrolled (a TOTP code typed from it, a
+    passkey created with it): the session has used it, so it becomes multi-factor. Its sign-in
+    time stays: this is no new sign-in, and satisfies no demand for one."""
+    data = request.session.get(AUTHN_SESSION_KEY)
+    if not data or not request.user.is_authenticated:
+        return
+    data["amr"] = list(dict.fromkeys([*data["amr"], *methods, "mfa"]))
+    data["acr"] = ACR_MULTI_FACTOR
+    request.session[AUTHN_SESSION_KEY] = data
 
 
 def demand_reauthentication(request: HttpRequest, flow: str) -> None:
@@ -87,3 +122,47 @@ def forget_reauthentication(request: HttpRequest, flow: str) -> None:
     if flow in demands:
         del demands[flow]
         request.session[REAUTH_SESSION_KEY] = demands
+
+
+# -- between the password and the second factor --------------------------------------------
+
+
+@dataclass(frozen=True)
+class PendingSignIn:
+    """A sign-in that passed its first step(s) and waits for a second factor. The session is
+    not authenticated by it: no page, code or token is given on its strength."""
+
+    user: Any
+    amr: tuple[str, ...]
+    enrol: bool  # the policy requires a factor the user does not have yet
+    purpose: str  # "sign_in" or "step_up"
+
+
+def await_second_factor(request: HttpRequest, user, amr: list[str], *, enrol: bool, purpose: str) -> None:
+    """Remember that ``user`` passed ``amr`` and must now pass a second factor (or enrol one).
+
+    A new session key either way: whoever held the old one learns nothing of the new."""
+    request.session.cycle_key()
+    request.session[PENDING_SESSION_KEY] = {
+        "uid": str(user.uid), "amr": list(amr), "at": time.time(), "enrol": enrol, "purpose": purpose,
+    }
+
+
+def pending_sign_in(request: HttpRequest) -> PendingSignIn | None:
+    """The session's sign-in waiting for a second factor, or None (none, expired, or its user
+    gone or deactivated)."""
+    data = request.session.get(PENDING_SESSION_KEY)
+    if not data:
+        return None
+    if time.time() - float(data.get("at", 0)) > PENDING_TTL:
+        del request.session[PENDING_SESSION_KEY]
+        return None
+    user = get_user_model().objects.filter(uid=data["uid"], is_active=True).first()
+    if user is None:
+        return None
+    return PendingSignIn(user=user, amr=tuple(data["amr"]), enrol=bool(data.get("enrol")),
+                         purpose=str(data.get("purpose", "sign_in")))
+
+
+def abandon_pending(request: HttpRequest) -> None:
+    request.session.pop(PENDING_SESSION_KEY, None)

@@ -50,3 +50,18 @@ class User(TenantOwned, AbstractUser):
 
     def __str__(self) -> str:
         return self.username
+
+
+# The second factors' models live in accounts.devices and are imported here, after User:
+# django-otp-webauthn's models module asks for the user model when it is imported.
+from accounts.devices import (  # noqa: E402
+    Passkey,
+    PasskeyAttestation,
+    RecoveryCode,
+    RecoveryCodeSet,
+    TenantDeviceManager,
+    TOTPDevice,
+)
+
+__all__ = ["Passkey", "PasskeyAttestation", "RecoveryCode", "RecoveryCodeSet", "TOTPDevice",
+           "TenantDeviceManager", "User"]

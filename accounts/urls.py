@@ -1,11 +1,24 @@
-"""Tenant-scoped account pages, mounted under /t/<tenant>/."""
+"""Tenant-scoped account pages, mounted under /t/<tenant>/ (the page contract: docs and design.md)."""
 
 from django.urls import path
 
-from accounts import views
+from accounts import account_views, passkeys, views
 
 app_name = "accounts"
 urlpatterns = [
     path("login", views.login_view, name="login"),
+    path("login/mfa", views.mfa_view, name="mfa"),
+    path("login/enrol", views.enrol_view, name="enrol"),
+    path("account/", account_views.account_view, name="account"),
+    path("account/totp", account_views.totp_view, name="totp"),
+    path("account/totp/<str:uid>/delete", account_views.totp_delete_view, name="totp-delete"),
+    path("account/recovery-codes", account_views.recovery_codes_view, name="recovery-codes"),
+    path("account/passkeys", account_views.passkeys_view, name="passkeys"),
+    path("account/passkeys/<int:pk>/delete", account_views.passkey_delete_view, name="passkey-delete"),
+    # The WebAuthn ceremonies (JSON, called by static/tessera/passkeys.js).
+    path("passkeys/register/begin", passkeys.RegisterBegin.as_view(), name="passkey-register-begin"),
+    path("passkeys/register/complete", passkeys.RegisterComplete.as_view(), name="passkey-register-complete"),
+    path("passkeys/authenticate/begin", passkeys.AuthenticateBegin.as_view(), name="passkey-auth-begin"),
+    path("passkeys/authenticate/complete", passkeys.AuthenticateComplete.as_view(), name="passkey-auth-complete"),
     path("", views.home_view, name="home"),
 ]

@@ -1,4 +1,4 @@
-"""Login page and the tenant's signed-in landing page."""
+"""Login page, the MFA step, and the tenant's signed-in landing page."""
 
 from __future__ import annotations
 
@@ -14,11 +14,17 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
 
-from accounts.authn import sign_in
-from accounts.forms import LoginForm
+from accounts import events
+from accounts.authn import abandon_pending, pending_sign_in
+from accounts.factors import factors_of, verify_otp_token
+from accounts.forms import LoginForm, OTPForm
+from accounts.passkeys import passkeys_usable_here
+from accounts.signin import after_password, finish_pending
 from audit.context import DEVICE_COOKIE
+from tenants.services import policy_for
 
 INVALID_CREDENTIALS = "The username or password is not correct."
+INVALID_CODE = "That code is not valid. Codes work once; wait for the next one or use a recovery code."
 
 
 def safe_next(request: HttpRequest, candidate: str | None) -> str:
@@ -48,13 +54,74 @@ def login_view(request: HttpRequest, tenant: str) -> HttpResponse:
                 request, username=form.cleaned_data["username"], password=form.cleaned_data["password"]
             )
             if user is not None:
-                sign_in(request, user, amr=["pwd"])
-                return remember_device(request, HttpResponseRedirect(next_url))
+                return remember_device(request, after_password(request, user, next_url))
         error = INVALID_CREDENTIALS
     else:
         form = LoginForm(initial={"username": request.GET.get("login_hint", "")[:254]})
-    response = render(request, "accounts/login.html", {"form": form, "next": next_url, "error": error})
+    policy = policy_for(request.tenant)  # type: ignore[attr-defined]
+    response = render(request, "accounts/login.html", {
+        "form": form, "next": next_url, "error": error,
+        "passkeys": policy.allow_passkeys and policy.allow_passwordless and passkeys_usable_here(request),
+    })
     return remember_device(request, response)
+
+
+@never_cache
+@csrf_protect
+@sensitive_post_parameters("otp_token")
+def mfa_view(request: HttpRequest, tenant: str) -> HttpResponse:
+    """The MFA step: the pending sign-in's own factors, a code (TOTP or recovery) or a passkey."""
+    next_url = safe_next(request, request.POST.get("next") or request.GET.get("next"))
+    pending = pending_sign_in(request)
+    if pending is None:
+        return _start_over(request, next_url)
+    if pending.enrol:
+        return HttpResponseRedirect(_with_next(reverse("accounts:enrol", kwargs={"tenant": tenant}), next_url))
+    policy = policy_for(request.tenant)  # type: ignore[attr-defined]
+    usable = factors_of(pending.user).usable(policy)
+    error = None
+    form = OTPForm(request.POST or None)
+    if request.method == "POST":
+        if "cancel" in request.POST:
+            abandon_pending(request)
+            return _start_over(request, next_url)
+        answer = verify_otp_token(pending.user, request.POST.get("otp_token", ""), policy) if form.is_valid() else None
+        if answer is not None:
+            kind, device = answer
+            finish_pending(request, pending, ["otp"], kind=kind, device=device)
+            return HttpResponseRedirect(next_url)
+        events.factor_failed(pending.user, kind="otp", reason="invalid, replayed or throttled code")
+        error = INVALID_CODE
+    return render(request, "accounts/mfa.html", {
+        "form": form, "next": next_url, "error": error, "codes": bool(usable & {"totp", "recovery"}),
+        "passkeys": "passkey" in usable and passkeys_usable_here(request), "step_up": pending.purpose == "step_up",
+    }, status=400 if error else 200)
+
+
+@never_cache
+def enrol_view(request: HttpRequest, tenant: str) -> HttpResponse:
+    """A sign-in the policy requires a second factor of, from a user who has none: choose one."""
+    next_url = safe_next(request, request.GET.get("next"))
+    pending = pending_sign_in(request)
+    if pending is None or not pending.enrol:
+        return _start_over(request, next_url)
+    policy = policy_for(request.tenant)  # type: ignore[attr-defined]
+    return render(request, "accounts/enrol.html", {
+        "next": next_url, "totp": policy.allow_totp,
+        "passkeys": policy.allow_passkeys and passkeys_usable_here(request),
+    })
+
+
+def _with_next(url: str, next_url: str) -> str:
+    from urllib.parse import urlencode
+
+    return f"{url}?{urlencode({'next': next_url})}"
+
+
+def _start_over(request: HttpRequest, next_url: str) -> HttpResponse:
+    """No (or an expired) pending sign-in: back to the password."""
+    return HttpResponseRedirect(_with_next(reverse("accounts:login", kwargs={"tenant": request.tenant.slug}),  # type: ignore[attr-defined]
+                                           next_url))
 
 
 def remember_device(request: HttpRequest, response: HttpResponse) -> HttpResponse:

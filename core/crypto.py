@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
+import os
 import re
 
 from cryptography.hazmat.primitives import hashes
@@ -73,3 +74,20 @@ def _derive(kek: bytes, info: bytes) -> bytes:
 def derived_key(info: bytes) -> bytes:
     """The 32-byte sub-key for one purpose (``info`` names it, e.g. b"tessera/audit-chain/v1")."""
     return _derive(_kek(), info)
+
+
+def seal(plaintext: bytes, *, purpose: bytes, associated_data: bytes) -> bytes:
+    """AES-256-GCM under the KEK sub-key for ``purpose``: nonce || ciphertext+tag. The AAD
+    binds the blob to where it belongs (tenant, row), so a blob copied elsewhere fails."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    nonce = os.urandom(12)
+    return nonce + AESGCM(derived_key(purpose)).encrypt(nonce, plaintext, associated_data)
+
+
+def unseal(blob: bytes, *, purpose: bytes, associated_data: bytes) -> bytes:
+    """Inverse of seal; raises cryptography's InvalidTag when tampered with or misbound."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    blob = bytes(blob)
+    return AESGCM(derived_key(purpose)).decrypt(blob[:12], blob[12:], associated_data)

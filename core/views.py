@@ -14,6 +14,11 @@ def _page(request: HttpRequest, status: int, title: str, message: str) -> HttpRe
     return render(request, "error.html", {"title": title, "message": message}, status=status)
 
 
+def not_available(request: HttpRequest, message: str) -> HttpResponse:
+    """A feature the tenant's policy turned off, as a readable page (403)."""
+    return _page(request, 403, "Not available here", message)
+
+
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     """Explain a CSRF failure to a person instead of Django's debug page."""
     return _page(request, 403, "This form has expired",

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
-from core.crypto import derived_key
+from core.crypto import derived_key, seal, unseal
 
 _WRAP_INFO = b"tessera/signing-key-wrap/v1"
 _CLIENT_SECRET_INFO = b"tessera/client-secret-digest/v1"
@@ -17,13 +14,12 @@ CLIENT_SECRET_PREFIX = "hmac-sha256$"  # noqa: S105 (the stored digest's scheme 
 
 def encrypt_private_key(plaintext: bytes, *, associated_data: bytes) -> bytes:
     """AES-256-GCM under the KEK-derived wrap key; the AAD binds the blob to its tenant and kid."""
-    nonce = os.urandom(12)
-    return nonce + AESGCM(derived_key(_WRAP_INFO)).encrypt(nonce, plaintext, associated_data)
+    return seal(plaintext, purpose=_WRAP_INFO, associated_data=associated_data)
 
 
 def decrypt_private_key(blob: bytes, *, associated_data: bytes) -> bytes:
     """Inverse of encrypt_private_key; raises cryptography's InvalidTag when tampered or misbound."""
-    return AESGCM(derived_key(_WRAP_INFO)).decrypt(bytes(blob[:12]), bytes(blob[12:]), associated_data)
+    return unseal(blob, purpose=_WRAP_INFO, associated_data=associated_data)
 
 
 def client_secret_digest(secret: str) -> str:

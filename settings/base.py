@@ -37,12 +37,16 @@ INSTALLED_APPS = [
     "rest_framework",
     "corsheaders",
     "oauth2_provider",
+    "django_otp",
     # Ours, in dependency order: core imports no app of ours, tenants is the floor of the
     # domain, audit stands on it, accounts on both, idp on everything.
     "core",
     "tenants",
     "audit",
     "accounts",
+    # Passkeys on py_webauthn. After accounts: its models module asks for the user model as
+    # it loads. Its credential models are swapped for ours (accounts.devices).
+    "django_otp_webauthn",
     "idp",
 ]
 
@@ -121,7 +125,21 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 # Our backend authenticates within the current tenant, where usernames are unique.
-SILENCED_SYSTEM_CHECKS = ["auth.W004"]
+# otp_webauthn.E030 asks for a global OTP_WEBAUTHN_ALLOWED_ORIGINS: the allowed origin is
+# each tenant's issuer origin, computed per request by accounts.passkeys.TenantWebAuthnHelper.
+SILENCED_SYSTEM_CHECKS = ["auth.W004", "otp_webauthn.E030"]
+
+# django-otp-webauthn: our credential models (tenant-owned) and our helper, which takes the
+# relying-party id, name and origin from the tenant (accounts.passkeys).
+OTP_WEBAUTHN_CREDENTIAL_MODEL = "accounts.Passkey"
+OTP_WEBAUTHN_ATTESTATION_MODEL = "accounts.PasskeyAttestation"
+OTP_WEBAUTHN_HELPER_CLASS = "accounts.passkeys.TenantWebAuthnHelper"
+OTP_WEBAUTHN_RP_ID_CALLABLE = "accounts.passkeys.relying_party_id"
+OTP_WEBAUTHN_RP_NAME_CALLABLE = "accounts.passkeys.relying_party_name"
+OTP_WEBAUTHN_EXCEPTION_LOGGER_NAME = "tessera.passkeys"
+# ES256 (-7), EdDSA (-8), RS256 (-257): what authenticators sign with.
+OTP_WEBAUTHN_SUPPORTED_COSE_ALGORITHMS = [-7, -8, -257]
+OTP_WEBAUTHN_TIMEOUT_SECONDS = 120
 
 LANGUAGE_CODE = "en"
 TIME_ZONE = "UTC"

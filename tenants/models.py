@@ -51,3 +51,48 @@ class TenantOwned(models.Model):
         if self.tenant_id is None:
             self.tenant = require_tenant()
         super().save(*args, **kwargs)
+
+
+class MFAPolicy(models.TextChoices):
+    OFF = "off", "Off: passwords only"
+    OPTIONAL = "optional", "Optional: asked of users who enrolled a factor"
+    REQUIRED = "required", "Required for everyone"
+    REQUIRED_FOR_ADMINS = "required_for_admins", "Required for tenant admins"
+
+
+class SecurityPolicy(TenantOwned):
+    """How a tenant's people authenticate: the one place the admin and the API edit.
+
+    Read at each sign-in (``policy_for``), so a change applies from the next sign-in on.
+    """
+
+    mfa = models.CharField(max_length=32, choices=MFAPolicy.choices, default=MFAPolicy.OPTIONAL)
+    allow_totp = models.BooleanField(default=True, help_text="Authenticator apps (TOTP).")
+    allow_passkeys = models.BooleanField(default=True, help_text="Passkeys and security keys (WebAuthn).")
+    allow_recovery_codes = models.BooleanField(default=True, help_text="One-time recovery codes.")
+    allow_passwordless = models.BooleanField(
+        default=True, help_text="Sign-in with a passkey alone (with user verification), no password.")
+    # Keycloak's defaults: an SSO session idles out after 30 minutes, ends after 10 hours.
+    session_idle_timeout = models.PositiveIntegerField(default=30 * 60, help_text="Seconds without activity.")
+    session_absolute_timeout = models.PositiveIntegerField(default=10 * 3600, help_text="Seconds after sign-in.")
+    password_min_length = models.PositiveSmallIntegerField(default=12)
+    passkey_rp_id = models.CharField(
+        max_length=253, blank=True, default="",
+        help_text="WebAuthn relying-party id (a domain). Empty: the host of TESSERA_PUBLIC_URL.")
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        base_manager_name = "unscoped"
+        constraints = [models.UniqueConstraint(fields=["tenant"], name="tenants_securitypolicy_one_per_tenant")]
+
+    def __str__(self) -> str:
+        return f"security policy of {self.tenant_id}"
+
+    @property
+    def allowed_factors(self) -> frozenset[str]:
+        """The second factors this tenant accepts: "totp", "passkey", "recovery"."""
+        if self.mfa == MFAPolicy.OFF:
+            return frozenset()
+        return frozenset(kind for kind, allowed in (
+            ("totp", self.allow_totp), ("passkey", self.allow_passkeys), ("recovery", self.allow_recovery_codes),
+        ) if allowed)

@@ -7,7 +7,7 @@ from django.db import transaction
 
 from core.actors import Actor
 from tenants.context import tenant_context
-from tenants.models import Tenant
+from tenants.models import SecurityPolicy, Tenant
 from tenants.signals import tenant_created
 
 
@@ -25,5 +25,16 @@ def create_tenant(slug: str, name: str, *, actor: Actor | None = None) -> Tenant
             raise ValidationError({"slug": f"A tenant with slug {slug!r} already exists."})
         tenant.save()
         with tenant_context(tenant):
+            SecurityPolicy.objects.create(tenant=tenant)
             tenant_created.send(sender=Tenant, tenant=tenant, actor=actor)
     return tenant
+
+
+def policy_for(tenant: Tenant) -> SecurityPolicy:
+    """The tenant's security policy (the defaults, created on first use for a tenant older
+    than the policy). Read at every sign-in: a change applies from the next one on."""
+    with tenant_context(tenant):
+        policy = SecurityPolicy.objects.filter(tenant=tenant).first()
+        if policy is None:
+            policy, _created = SecurityPolicy.objects.get_or_create(tenant=tenant)
+    return policy

@@ -23,12 +23,14 @@ from oauth2_provider.views.mixins import OAuthLibMixin
 from oauthlib.oauth2.rfc6749 import errors
 
 from accounts.authn import (
+    ACR_MULTI_FACTOR,
     Authentication,
     current_authentication,
     demand_reauthentication,
     forget_reauthentication,
     reauthenticated_for,
 )
+from accounts.signin import step_up
 from idp import events, keys
 from idp.claims import subject
 from idp.models import Application
@@ -36,6 +38,7 @@ from idp.redirects import valid_resource_indicator
 from idp.services.consent import has_consent, record_consent
 from idp.state import FlowState
 from tenants.context import current_issuer
+from tenants.services import policy_for
 
 log = logging.getLogger("tessera.idp")
 REDIRECT_URI_ERRORS = (errors.InvalidRedirectURIError, errors.MismatchingRedirectURIError,
@@ -157,6 +160,11 @@ class AuthorizeView(OAuthLibMixin, View):
             demand_reauthentication(request, flow)
             return self._to_login(request)
         assert authn is not None  # noqa: S101 (narrows the type: _needs_login said "login" for None)
+        if self._needs_step_up(request, authn, params):
+            if "none" in prompt:
+                return self._redirect_error(credentials, "interaction_required",
+                                            "The request asks for a second factor (acr_values).")
+            return step_up(request, request.user, authn.amr, request.get_full_path(), reason="acr_values")
 
         if decision is None:
             needs_consent = "consent" in prompt or unregistered_port or not (
@@ -202,6 +210,13 @@ class AuthorizeView(OAuthLibMixin, View):
         if hint_sub is not None and hint_sub != subject(request.user.uid):  # type: ignore[union-attr]
             return "login_required" if fresh else "login"
         return None
+
+    def _needs_step_up(self, request: HttpRequest, authn: Authentication, params) -> bool:
+        """acr_values asks for multi-factor, the session has one factor, and the tenant offers a
+        second (otherwise acr_values, a voluntary claim, is answered with the acr there is)."""
+        if ACR_MULTI_FACTOR not in params.get("acr_values", "").split() or authn.acr == ACR_MULTI_FACTOR:
+            return False
+        return bool(policy_for(request.tenant).allowed_factors - {"recovery"})  # type: ignore[attr-defined]
 
     # -- responses ------------------------------------------------------------------------
 

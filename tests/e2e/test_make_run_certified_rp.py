@@ -7,74 +7,26 @@ ID token verification, userinfo, refresh and RP-initiated logout through pyoidc.
 
 from __future__ import annotations
 
-import os
 import re
-import secrets
-import signal
-import socket
-import subprocess
-import time
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-import requests
 from oic import rndstr
 from oic.oic import Client
 from oic.oic.message import AccessTokenResponse, AuthorizationResponse, RegistrationResponse
 from oic.utils.authn.client import CLIENT_AUTHN_METHOD
 
+from tests.make_run import make_run as start_make_run
 from tests.oidc import Browser
 
-ROOT = Path(__file__).resolve().parents[2]
 REDIRECT = "http://127.0.0.1:8080/callback"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def make_run(tmp_path_factory):
     """`make run` on a free port with its own SQLite file; yields (issuer, printed output)."""
-    port = _free_port()
-    workdir = tmp_path_factory.mktemp("make-run")
-    env = {
-        **{k: v for k, v in os.environ.items() if k != "TESSERA_PUBLIC_URL"},
-        "DJANGO_SETTINGS_MODULE": "settings.dev",
-        "DATABASE_URL": f"sqlite:///{workdir}/tessera.sqlite3",
-        # No TESSERA_PUBLIC_URL: `make run PORT=...` derives the issuer from where it serves.
-        "SECRET_KEY": secrets.token_urlsafe(50),
-        "TESSERA_KEY_ENCRYPTION_KEY": "bWFrZS1ydW4tdGVzdC1rZXktZW5jcnlwdGlvbi1rZXk=",
-    }
-    proc = subprocess.Popen(
-        ["make", "--no-print-directory", "run", f"PORT={port}"], cwd=ROOT, env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
-    )
-    output: list[str] = []
-    issuer = f"http://127.0.0.1:{port}/t/demo"
-    try:
-        deadline = time.monotonic() + 600
-        while time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            if not line and proc.poll() is not None:
-                raise AssertionError("make run exited:\n" + "".join(output))
-            output.append(line)
-            if "Tessera is serving" in line:
-                break
-        for _ in range(100):
-            try:
-                if requests.get(f"{issuer}/.well-known/openid-configuration", timeout=2).ok:
-                    break
-            except requests.ConnectionError:
-                time.sleep(0.2)
-        yield issuer, "".join(output)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=20)
+    with start_make_run(tmp_path_factory.mktemp("make-run")) as running:
+        yield running
 
 
 def _client(issuer: str, output: str) -> Client:

@@ -20,11 +20,13 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
-from accounts.models import User
+from accounts import factors
+from accounts.models import Passkey, PasskeyAttestation, RecoveryCode, RecoveryCodeSet, TOTPDevice, User
 from audit import checkpoints
 from audit.models import AuditEvent, ChainHead, Checkpoint
 from idp.models import AccessToken, Application, Consent, Grant, IDToken, RefreshToken, SigningKey
 from tenants.context import tenant_context
+from tenants.models import SecurityPolicy
 from tenants.roles import database_role_problems
 from tenants.sessions import SessionStore
 
@@ -36,7 +38,10 @@ TENANT_TABLES = [
     "accounts_user", "accounts_user_groups", "accounts_user_user_permissions",
     "audit_auditevent", "audit_chainhead", "audit_checkpoint", "django_admin_log", "django_session",
     "idp_accesstoken", "idp_application", "idp_consent", "idp_grant", "idp_idtoken",
-    "idp_refreshtoken", "idp_signingkey", "oauth2_provider_devicegrant",
+    "idp_refreshtoken", "idp_signingkey", "oauth2_provider_devicegrant", "tenants_securitypolicy",
+    "accounts_totpdevice", "accounts_recoverycodeset", "accounts_recoverycode", "accounts_passkey",
+    "accounts_passkeyattestation", "django_otp_webauthn_webauthnuserhandle",
+    "django_otp_webauthn_webauthncredential", "django_otp_webauthn_webauthnattestation",
 ]
 # Platform tables: no tenant data (the tenant registry, Django's catalogue of models and
 # permissions, global groups, applied migrations).
@@ -45,7 +50,8 @@ PLATFORM_TABLES = [
     "auth_group", "auth_group_permissions",
 ]
 TENANT_MODELS = [User, Application, Grant, AccessToken, RefreshToken, IDToken, SigningKey, Consent,
-                 AuditEvent, ChainHead, Checkpoint]
+                 AuditEvent, ChainHead, Checkpoint, SecurityPolicy, TOTPDevice, RecoveryCodeSet, RecoveryCode,
+                 Passkey, PasskeyAttestation]
 # What the application role may not do at all, whatever the tenant (tenants.roles).
 NO_UPDATE = {"audit_auditevent", "audit_checkpoint"}
 NO_DELETE = NO_UPDATE | {"audit_chainhead"}
@@ -53,6 +59,7 @@ NO_DELETE = NO_UPDATE | {"audit_chainhead"}
 
 def _fill(world) -> None:
     """At least one row in every tenant table, for this world's tenant."""
+    from django_otp_webauthn.models import WebAuthnAttestation, WebAuthnCredential, WebAuthnUserHandle
     from oauth2_provider.models import DeviceGrant
 
     user, app = world.user, world.web.application
@@ -80,6 +87,17 @@ def _fill(world) -> None:
                                 object_id=str(user.pk), object_repr=str(user), action_flag=ADDITION)
         DeviceGrant.objects.create(client_id=app.client_id, device_code=uuid.uuid4().hex,
                                    user_code=uuid.uuid4().hex[:8], expires=soon)
+        assert SecurityPolicy.objects.exists()  # created with the tenant
+        factors.start_totp_enrolment(user)
+        factors.new_recovery_codes(user)
+        passkey = Passkey.objects.create(user=user, name="key", credential_id=uuid.uuid4().bytes,
+                                         public_key=b"cose", aaguid="0" * 36, confirmed=True)
+        PasskeyAttestation.objects.create(credential=passkey, fmt="none", data=b"", client_data_json=b"{}")
+        WebAuthnUserHandle.get_handle_for_user(user)
+        # django-otp-webauthn's stock credential tables (swapped out, unused): isolated all the same.
+        stock = WebAuthnCredential.objects.create(user=user, credential_id=uuid.uuid4().bytes,
+                                                  public_key=b"cose", aaguid="0" * 36)
+        WebAuthnAttestation.objects.create(credential=stock, fmt="none", data=b"", client_data_json=b"{}")
 
 
 @pytest.fixture

@@ -76,3 +76,62 @@ def test_concurrent_code_exchange_kills_the_winners_tokens(live_server, issuer_a
     assert introspect(issuer_a, winner["access_token"], client_id, secret) == {"active": False}
     assert refresh(issuer_a, winner["refresh_token"], client_id, secret).status_code == 400
     assert _reuse_events(world_a, "code_replayed")
+
+
+def _mfa_pages(live_server, issuer, client_id, count=2):
+    """``count`` browsers, each with alice's password done and her MFA step open."""
+    from tests.security.test_mfa import password_then_mfa_page
+
+    return [(browser, *password_then_mfa_page(browser, issuer, client_id))
+            for browser in (Browser(live_server.url) for _ in range(count))]
+
+
+def _held_after(target: str):
+    """Let both requests finish ``target`` (a function of accounts.factors) before either goes on."""
+    import accounts.factors
+
+    barrier = threading.Barrier(2, timeout=15)
+    original = getattr(accounts.factors, target)
+
+    def held(*args, **kwargs):
+        result = original(*args, **kwargs)
+        barrier.wait()
+        return result
+
+    return mock.patch.object(accounts.factors, target, held)
+
+
+def test_one_totp_code_sent_twice_at_once_signs_in_once(live_server, issuer_a, world_a):
+    from tests.security.flows import sign_in
+    from tests.security.test_mfa import _next_of, enrol_totp, later_code
+
+    setup = Browser(live_server.url)
+    sign_in(setup, issuer_a)
+    totp, _codes = enrol_totp(setup, issuer_a)
+    pages = _mfa_pages(live_server, issuer_a, world_a.first_party.application.client_id)
+    code = later_code(totp)
+    # Both requests have checked the code against the seed before either claims its time step.
+    with _held_after("TOTP"):
+        with ThreadPoolExecutor(2) as pool:
+            responses = list(pool.map(
+                lambda entry: entry[0].submit(entry[1], {"otp_token": code, "next": _next_of(entry[1])}), pages))
+    assert sorted(r.status_code for r in responses) == [302, 400], [r.status_code for r in responses]
+
+
+def test_one_recovery_code_sent_twice_at_once_signs_in_once(live_server, issuer_a, world_a):
+    from accounts.models import RecoveryCode
+    from tests.security.flows import sign_in
+    from tests.security.test_mfa import _next_of, enrol_totp
+
+    setup = Browser(live_server.url)
+    sign_in(setup, issuer_a)
+    _totp, codes = enrol_totp(setup, issuer_a)
+    pages = _mfa_pages(live_server, issuer_a, world_a.first_party.application.client_id)
+    with _held_after("_code_digest"):
+        with ThreadPoolExecutor(2) as pool:
+            responses = list(pool.map(
+                lambda entry: entry[0].submit(entry[1], {"otp_token": codes[0], "next": _next_of(entry[1])}),
+                pages))
+    assert sorted(r.status_code for r in responses) == [302, 400], [r.status_code for r in responses]
+    with tenant_context(world_a.tenant):
+        assert RecoveryCode.objects.count() == 9

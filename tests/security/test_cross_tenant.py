@@ -222,6 +222,60 @@ def test_home_page_of_b_with_a_session_of_a_asks_to_sign_in(live_server, issuer_
     assert "alice" not in home_b.text.lower() and "sign out" not in home_b.text.lower()
 
 
+def _stolen_session(live_server, issuer_a) -> tuple[Browser, str]:
+    browser = Browser(live_server.url)
+    sign_in(browser, issuer_a, "alice", PASSWORD)
+    return browser, next(c.value for c in browser.http.cookies if c.name == "tessera_session")
+
+
+def test_pending_sign_in_at_a_is_nothing_at_b(live_server, issuer_a, issuer_b, world_a, world_b):
+    """Password done at A (which requires MFA): B's MFA and enrolment steps know of no sign-in."""
+    from tenants.models import MFAPolicy, SecurityPolicy
+
+    with tenant_context(world_a.tenant):
+        SecurityPolicy.objects.filter(tenant=world_a.tenant).update(mfa=MFAPolicy.REQUIRED)
+    browser = Browser(live_server.url)
+    enrol = sign_in(browser, issuer_a, "alice", PASSWORD)
+    assert "/login/enrol" in enrol.url
+    pending = next(c.value for c in browser.http.cookies if c.name == "tessera_session")
+    for step in ("login/mfa", "login/enrol"):
+        response = requests.get(f"{issuer_b}/{step}", cookies={"tessera_session": pending}, allow_redirects=False)
+        assert response.status_code == 302 and "/t/globex/login" in response.headers["Location"], step
+
+
+def test_account_pages_of_b_with_a_session_of_a_ask_to_sign_in(live_server, issuer_a, issuer_b, world_a, world_b):
+    browser, stolen = _stolen_session(live_server, issuer_a)
+    assert requests.get(f"{issuer_a}/account/", cookies={"tessera_session": stolen}).status_code == 200
+    for page in ("account/", "account/totp", "account/recovery-codes", "account/passkeys"):
+        response = requests.get(f"{issuer_b}/{page}", cookies={"tessera_session": stolen}, allow_redirects=False)
+        assert response.status_code == 302 and "/t/globex/login" in response.headers["Location"], page
+    # Removing a factor at B with A's session and CSRF token: refused before anything is looked up.
+    csrf = next(c.value for c in browser.http.cookies if c.name == "tessera_csrf")
+    for action in ("account/totp/00000000-0000-0000-0000-000000000000/delete", "account/passkeys/1/delete"):
+        response = requests.post(f"{issuer_b}/{action}", cookies={"tessera_session": stolen, "tessera_csrf": csrf},
+                                 data={"csrfmiddlewaretoken": csrf}, allow_redirects=False)
+        assert response.status_code in (302, 403), (action, response.status_code)
+        assert "/t/acme/" not in response.headers.get("Location", "")
+
+
+def test_passkey_ceremonies_of_b_know_nobody_of_a(live_server, issuer_a, issuer_b, world_a, world_b):
+    browser, stolen = _stolen_session(live_server, issuer_a)
+    http = requests.Session()
+    page = http.get(f"{issuer_b}/login")
+    csrf = http.cookies.get("tessera_csrf", path="/t/globex/")
+    http.cookies.set("tessera_session", stolen, path="/t/globex/")
+    headers = {"X-CSRFToken": csrf, "Accept": "application/json"}
+    assert page.status_code == 200
+    register = http.post(f"{issuer_b}/passkeys/register/begin", json={}, headers=headers)
+    assert register.status_code == 403 and register.json()["code"] == "not_authenticated", register.text
+    assert http.post(f"{issuer_b}/passkeys/register/complete", json={}, headers=headers).status_code == 403
+    options = http.post(f"{issuer_b}/passkeys/authenticate/begin", json={}, headers=headers)
+    assert options.status_code == 200 and options.json()["allowCredentials"] == []  # nobody named
+    assert options.json()["userVerification"] == "required"
+    done = http.post(f"{issuer_b}/passkeys/authenticate/complete", json={"id": "x"}, headers=headers)
+    assert done.status_code in (400, 404, 422) and "redirect_url" not in done.text, done.text
+
+
 # Every tenant endpoint and the tests above that attack it with A's session, tokens or clients
 # at B. A new endpoint fails test_every_tenant_endpoint_is_in_the_matrix until it is added.
 MATRIX = {
@@ -238,6 +292,19 @@ MATRIX = {
                    "test_client_of_a_at_b_logout_is_an_error_page"],
     "accounts:login": ["test_user_of_a_cannot_sign_in_at_b"],
     "accounts:home": ["test_home_page_of_b_with_a_session_of_a_asks_to_sign_in"],
+    "accounts:mfa": ["test_pending_sign_in_at_a_is_nothing_at_b"],
+    "accounts:enrol": ["test_pending_sign_in_at_a_is_nothing_at_b"],
+    "accounts:account": ["test_account_pages_of_b_with_a_session_of_a_ask_to_sign_in"],
+    "accounts:totp": ["test_account_pages_of_b_with_a_session_of_a_ask_to_sign_in"],
+    "accounts:totp-delete": ["test_account_pages_of_b_with_a_session_of_a_ask_to_sign_in"],
+    "accounts:recovery-codes": ["test_account_pages_of_b_with_a_session_of_a_ask_to_sign_in"],
+    "accounts:passkeys": ["test_account_pages_of_b_with_a_session_of_a_ask_to_sign_in"],
+    "accounts:passkey-delete": ["test_account_pages_of_b_with_a_session_of_a_ask_to_sign_in"],
+    # Assertions signed for A's passkey at B: tests/browser/test_strong_authentication.py.
+    "accounts:passkey-register-begin": ["test_passkey_ceremonies_of_b_know_nobody_of_a"],
+    "accounts:passkey-register-complete": ["test_passkey_ceremonies_of_b_know_nobody_of_a"],
+    "accounts:passkey-auth-begin": ["test_passkey_ceremonies_of_b_know_nobody_of_a"],
+    "accounts:passkey-auth-complete": ["test_passkey_ceremonies_of_b_know_nobody_of_a"],
 }
 
 

@@ -47,6 +47,7 @@ def _failed_login(live_server, issuer: str, username: str, password: str) -> tup
     html = response.text
     alert = re.search(r'role="alert">([^<]*)<', html)
     normalised = re.sub(r'name="csrfmiddlewaretoken" value="[^"]*"', 'name="csrfmiddlewaretoken" value=""', html)
+    normalised = re.sub(r'data-csrf="[^"]*"', 'data-csrf=""', normalised)
     normalised = normalised.replace(f'value="{username}"', 'value="USERNAME"')
     return response.status_code, alert.group(1).strip() if alert else "", normalised
 

@@ -1,0 +1,174 @@
+"""A person's own security pages under {issuer}/account/: factors to enrol and remove.
+
+Managing factors needs a signed-in session, and a multi-factor one once the person has a
+factor (a single-factor session is stepped up first, as django-otp-webauthn requires before
+a new passkey). The TOTP and passkey pages also serve a sign-in the policy sends through
+enrolment, before its session is authenticated.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_protect
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_POST
+
+from accounts import factors
+from accounts.authn import PendingSignIn, add_factor, current_authentication, pending_sign_in
+from accounts.forms import OTPForm
+from accounts.models import Passkey, TOTPDevice
+from accounts.passkeys import passkeys_usable_here
+from accounts.signin import finish_pending, step_up, tenant_url
+from accounts.views import INVALID_CODE, safe_next
+from core.views import not_available
+from tenants.context import require_tenant
+from tenants.services import policy_for
+
+TOTP_ENROLMENT_KEY = "_tessera_totp_enrolment"
+
+
+def _manager(request: HttpRequest) -> tuple[Any, HttpResponse | None]:
+    """(user, None) when this session may manage its factors, else (None, where to go)."""
+    authn = current_authentication(request)
+    here = request.get_full_path()
+    if authn is None:
+        return None, HttpResponseRedirect(tenant_url(request, "accounts:login", here))
+    user: Any = request.user  # signed in: authn is set
+    if authn.acr != "2" and factors.factors_of(user).enrolled(policy_for(require_tenant())):
+        return None, step_up(request, user, authn.amr, here, reason="manage second factors")
+    return user, None
+
+
+def _subject(request: HttpRequest) -> tuple[Any, PendingSignIn | None, HttpResponse | None]:
+    """Whose factor an enrolment page enrols: a sign-in that must enrol, or the manager."""
+    pending = pending_sign_in(request)
+    if pending is not None and pending.enrol:
+        return pending.user, pending, None
+    user, redirect = _manager(request)
+    return user, None, redirect
+
+
+@never_cache
+def account_view(request: HttpRequest, tenant: str) -> HttpResponse:
+    authn = current_authentication(request)
+    if authn is None:
+        return HttpResponseRedirect(tenant_url(request, "accounts:login", request.get_full_path()))
+    policy = policy_for(require_tenant())
+    user: Any = request.user
+    return render(request, "accounts/account.html", {"factors": factors.factors_of(user), "policy": policy,
+                                                     "authn": authn})
+
+
+@never_cache
+@csrf_protect
+@sensitive_post_parameters("otp_token")
+def totp_view(request: HttpRequest, tenant: str) -> HttpResponse:
+    user, pending, redirect = _subject(request)
+    if redirect is not None:
+        return redirect
+    if not policy_for(require_tenant()).allow_totp:
+        return not_available(request, "Authenticator apps are not enabled for this organisation.")
+    next_url = safe_next(request, request.POST.get("next") or request.GET.get("next"))
+    device = TOTPDevice.objects.filter(user=user, confirmed=False,
+                                       uid=request.session.get(TOTP_ENROLMENT_KEY) or None).first()
+    error = None
+    form = OTPForm(request.POST or None)
+    if request.method == "POST" and device is not None:
+        if form.is_valid() and factors.confirm_totp(device, form.cleaned_data["otp_token"].replace(" ", "")):
+            del request.session[TOTP_ENROLMENT_KEY]
+            return _enrolled(request, user, pending, ["otp"], "totp", device, next_url)
+        error = INVALID_CODE
+    if device is None:
+        device = factors.start_totp_enrolment(user)
+        request.session[TOTP_ENROLMENT_KEY] = str(device.uid)
+    uri = factors.totp_uri(device, issuer=require_tenant().name, account=user.get_username())
+    return render(request, "accounts/totp.html", {
+        "form": form, "error": error, "next": next_url, "qr": factors.qr_svg(uri),
+        "secret": factors.totp_secret_text(device), "enrolling_sign_in": pending is not None,
+    }, status=400 if error else 200)
+
+
+def _enrolled(request: HttpRequest, user: Any, pending: PendingSignIn | None, methods: list[str], kind: str,
+              device: Any, next_url: str) -> HttpResponse:
+    """The first factor of an enrolling sign-in completes it; then recovery codes, once."""
+    if pending is not None:
+        finish_pending(request, pending, methods, kind=kind, device=device)
+    else:
+        add_factor(request, methods)
+        next_url = reverse("accounts:account", kwargs={"tenant": require_tenant().slug})
+    policy = policy_for(require_tenant())
+    if policy.allow_recovery_codes and not factors.factors_of(user).recovery_left:
+        return render(request, "accounts/recovery_codes.html", {
+            "codes": factors.new_recovery_codes(user), "next": next_url, "fresh": True})
+    return HttpResponseRedirect(next_url)
+
+
+@require_POST
+@csrf_protect
+def totp_delete_view(request: HttpRequest, tenant: str, uid: str) -> HttpResponse:
+    user, redirect = _manager(request)
+    if redirect is not None:
+        return redirect
+    device = TOTPDevice.objects.filter(user=user, confirmed=True, uid=_uuid_or_none(uid)).first()
+    if device is None:
+        raise Http404
+    factors.remove_totp(device)
+    return HttpResponseRedirect(reverse("accounts:account", kwargs={"tenant": tenant}))
+
+
+@never_cache
+@csrf_protect
+def recovery_codes_view(request: HttpRequest, tenant: str) -> HttpResponse:
+    user, redirect = _manager(request)
+    if redirect is not None:
+        return redirect
+    if not policy_for(require_tenant()).allow_recovery_codes:
+        return not_available(request, "Recovery codes are not enabled for this organisation.")
+    account = reverse("accounts:account", kwargs={"tenant": tenant})
+    if request.method == "POST":
+        return render(request, "accounts/recovery_codes.html", {
+            "codes": factors.new_recovery_codes(user), "next": account, "fresh": True})
+    return render(request, "accounts/recovery_codes.html", {
+        "left": factors.factors_of(user).recovery_left, "next": account, "fresh": False})
+
+
+@never_cache
+@csrf_protect
+def passkeys_view(request: HttpRequest, tenant: str) -> HttpResponse:
+    user, pending, redirect = _subject(request)
+    if redirect is not None:
+        return redirect
+    policy = policy_for(require_tenant())
+    next_url = safe_next(request, request.GET.get("next")) if pending is not None else ""
+    return render(request, "accounts/passkeys.html", {
+        "passkeys": Passkey.objects.filter(user=user).order_by("created_at"), "allowed": policy.allow_passkeys,
+        "usable_here": passkeys_usable_here(request),
+        "next": next_url, "enrolling_sign_in": pending is not None,
+    })
+
+
+@require_POST
+@csrf_protect
+def passkey_delete_view(request: HttpRequest, tenant: str, pk: int) -> HttpResponse:
+    user, redirect = _manager(request)
+    if redirect is not None:
+        return redirect
+    passkey = Passkey.objects.filter(user=user, pk=pk).first()
+    if passkey is None:
+        raise Http404
+    factors.remove_passkey(passkey)
+    return HttpResponseRedirect(reverse("accounts:passkeys", kwargs={"tenant": tenant}))
+
+
+def _uuid_or_none(text: str) -> str | None:
+    import uuid
+
+    try:
+        return str(uuid.UUID(text))
+    except ValueError:
+        return None

@@ -1,0 +1,65 @@
+"""The steps of a sign-in after the first factor: the MFA step, enrolment, and completion.
+
+The session is authenticated only in ``complete_sign_in``; until then a pending sign-in
+(``accounts.authn.PendingSignIn``) is all the session holds.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+import django_otp
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
+
+from accounts import events
+from accounts.authn import Authentication, PendingSignIn, await_second_factor, sign_in
+from accounts.factors import factors_of, second_factor_needed
+from tenants.services import policy_for
+
+
+def complete_sign_in(request: HttpRequest, user: Any, amr: list[str], *, kind: str | None = None,
+                     purpose: str = "sign_in", device: Any = None) -> Authentication:
+    """Authenticate the session as ``user`` with ``amr``, under the tenant policy's timeouts."""
+    policy = policy_for(request.tenant)  # type: ignore[attr-defined]
+    if kind is not None:
+        events.factor_verified(user, kind=kind, purpose=purpose)
+    authn = sign_in(request, user, amr, idle_timeout=policy.session_idle_timeout,
+                    absolute_timeout=policy.session_absolute_timeout)
+    if device is not None:
+        django_otp.login(request, device)  # django-otp's record of the verifying device
+    return authn
+
+
+def finish_pending(request: HttpRequest, pending: PendingSignIn, methods: list[str], *, kind: str,
+                   device: Any = None) -> Authentication:
+    """The second factor passed: the pending sign-in becomes the session's, multi-factor."""
+    return complete_sign_in(request, pending.user, [*pending.amr, *methods, "mfa"], kind=kind,
+                            purpose=pending.purpose, device=device)
+
+
+def tenant_url(request: HttpRequest, name: str, next_url: str | None = None) -> str:
+    url = reverse(name, kwargs={"tenant": request.tenant.slug})  # type: ignore[attr-defined]
+    return f"{url}?{urlencode({'next': next_url})}" if next_url else url
+
+
+def after_password(request: HttpRequest, user: Any, next_url: str) -> HttpResponse:
+    """The password was right: sign in, or go to the MFA step, or enrol a required factor."""
+    policy = policy_for(request.tenant)  # type: ignore[attr-defined]
+    factors = factors_of(user)
+    if not second_factor_needed(user, policy, factors):
+        complete_sign_in(request, user, ["pwd"])
+        return HttpResponseRedirect(next_url)
+    enrol = not factors.enrolled(policy)
+    await_second_factor(request, user, ["pwd"], enrol=enrol, purpose="sign_in")
+    return HttpResponseRedirect(tenant_url(request, "accounts:enrol" if enrol else "accounts:mfa", next_url))
+
+
+def step_up(request: HttpRequest, user: Any, amr: tuple[str, ...], next_url: str, *, reason: str) -> HttpResponse:
+    """A signed-in, single-factor session must add a second factor (not the password again)."""
+    policy = policy_for(request.tenant)  # type: ignore[attr-defined]
+    enrol = not factors_of(user).enrolled(policy)
+    events.step_up_requested(user, reason=reason)
+    await_second_factor(request, user, list(amr), enrol=enrol, purpose="step_up")
+    return HttpResponseRedirect(tenant_url(request, "accounts:enrol" if enrol else "accounts:mfa", next_url))
