@@ -38,12 +38,13 @@ class Authentication:
 
 
 def sign_in(request: HttpRequest, user, amr: list[str], *, idle_timeout: int = 0,
-            absolute_timeout: int = 0) -> Authentication:
+            absolute_timeout: int = 0, fresh_methods: tuple[str, ...] = ()) -> Authentication:
     """Log ``user`` in (new session key) and record a fresh authentication event.
 
     ``amr`` lists the RFC 8176 methods used; "mfa" in it makes the session multi-factor
     (acr "2"). The timeouts (seconds, 0: none) come from the tenant's policy at this sign-in
-    and hold for the session's life. The audit event comes from Django's user_logged_in
+    and hold for the session's life; ``fresh_methods`` were used just now (the others of a
+    step-up keep the time they were used at). The audit event comes from Django's user_logged_in
     signal (audit.signals), which reads the methods used from ``request.tessera_amr``.
     """
     amr = list(dict.fromkeys(amr))
@@ -51,6 +52,7 @@ def sign_in(request: HttpRequest, user, amr: list[str], *, idle_timeout: int = 0
     demands = request.session.get(REAUTH_SESSION_KEY)  # login() flushes a session of another user
     before = current_authentication(request) if request.user.is_authenticated else None
     same_user = before is not None and request.user.pk == user.pk
+    earlier_used = (request.session.get(AUTHN_SESSION_KEY) or {}).get("used")
     request.session.pop(PENDING_SESSION_KEY, None)
     login(request, user, backend="accounts.backends.TenantModelBackend")
     now = time.time()
@@ -59,9 +61,12 @@ def sign_in(request: HttpRequest, user, amr: list[str], *, idle_timeout: int = 0
     # the ID tokens already issued for it still name it at sign-out.
     sid = before.sid if same_user and before is not None else secrets.token_urlsafe(16)
     authn = Authentication(sid=sid, auth_time=int(now), amr=tuple(amr), acr=acr)
+    # When each method was last used: a step-up keeps the password's time and adds the factor's.
+    used = {m: t for m, t in (earlier_used or {}).items() if m in amr} if same_user else {}
+    used.update({m: int(now) for m in amr if m not in used or m in fresh_methods})
     request.session[AUTHN_SESSION_KEY] = {
         "sid": authn.sid, "auth_time": authn.auth_time, "at": now, "amr": list(authn.amr), "acr": authn.acr,
-        "seen": now, "idle": int(idle_timeout), "absolute": int(absolute_timeout),
+        "seen": now, "idle": int(idle_timeout), "absolute": int(absolute_timeout), "used": used,
     }
     if demands:
         request.session[REAUTH_SESSION_KEY] = demands
@@ -97,6 +102,7 @@ def add_factor(request: HttpRequest, methods: list[str]) -> None:
         return
     data["amr"] = list(dict.fromkeys([*data["amr"], *methods, "mfa"]))
     data["acr"] = ACR_MULTI_FACTOR
+    data.setdefault("used", {}).update({m: int(time.time()) for m in [*methods, "mfa"]})
     request.session[AUTHN_SESSION_KEY] = data
 
 

@@ -15,18 +15,19 @@ from django.urls import reverse
 
 from accounts import events
 from accounts.authn import Authentication, PendingSignIn, await_second_factor, sign_in
-from accounts.factors import factors_of, second_factor_needed
+from accounts.factors import factors_of, mfa_required, second_factor_needed
 from tenants.services import policy_for
 
 
 def complete_sign_in(request: HttpRequest, user: Any, amr: list[str], *, kind: str | None = None,
-                     purpose: str = "sign_in", device: Any = None) -> Authentication:
+                     purpose: str = "sign_in", device: Any = None,
+                     fresh: list[str] | None = None) -> Authentication:
     """Authenticate the session as ``user`` with ``amr``, under the tenant policy's timeouts."""
     policy = policy_for(request.tenant)  # type: ignore[attr-defined]
     if kind is not None:
         events.factor_verified(user, kind=kind, purpose=purpose)
     authn = sign_in(request, user, amr, idle_timeout=policy.session_idle_timeout,
-                    absolute_timeout=policy.session_absolute_timeout)
+                    absolute_timeout=policy.session_absolute_timeout, fresh_methods=tuple(fresh or amr))
     if device is not None:
         django_otp.login(request, device)  # django-otp's record of the verifying device
     return authn
@@ -36,7 +37,8 @@ def finish_pending(request: HttpRequest, pending: PendingSignIn, methods: list[s
                    device: Any = None) -> Authentication:
     """The second factor passed: the pending sign-in becomes the session's, multi-factor."""
     return complete_sign_in(request, pending.user, [*pending.amr, *methods, "mfa"], kind=kind,
-                            purpose=pending.purpose, device=device)
+                            purpose=pending.purpose, device=device,
+                            fresh=[*methods, "mfa"] if pending.purpose == "step_up" else None)
 
 
 def tenant_url(request: HttpRequest, name: str, next_url: str | None = None) -> str:
@@ -51,7 +53,9 @@ def after_password(request: HttpRequest, user: Any, next_url: str) -> HttpRespon
     if not second_factor_needed(user, policy, factors):
         complete_sign_in(request, user, ["pwd"])
         return HttpResponseRedirect(next_url)
-    enrol = not factors.enrolled(policy)
+    # Enrol first only when a factor is required and the user has no primary one; otherwise
+    # the MFA step takes what the user has (recovery codes alone included).
+    enrol = mfa_required(user, policy) and not factors.enrolled(policy)
     await_second_factor(request, user, ["pwd"], enrol=enrol, purpose="sign_in")
     return HttpResponseRedirect(tenant_url(request, "accounts:enrol" if enrol else "accounts:mfa", next_url))
 
@@ -59,7 +63,7 @@ def after_password(request: HttpRequest, user: Any, next_url: str) -> HttpRespon
 def step_up(request: HttpRequest, user: Any, amr: tuple[str, ...], next_url: str, *, reason: str) -> HttpResponse:
     """A signed-in, single-factor session must add a second factor (not the password again)."""
     policy = policy_for(request.tenant)  # type: ignore[attr-defined]
-    enrol = not factors_of(user).enrolled(policy)
+    enrol = not factors_of(user).usable(policy)
     events.step_up_requested(user, reason=reason)
     await_second_factor(request, user, list(amr), enrol=enrol, purpose="step_up")
     return HttpResponseRedirect(tenant_url(request, "accounts:enrol" if enrol else "accounts:mfa", next_url))

@@ -25,6 +25,8 @@ django.setup()
 from django.contrib.auth import get_user_model  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
+from accounts import factors  # noqa: E402
+from accounts.models import TOTPDevice  # noqa: E402
 from accounts.services import create_user  # noqa: E402
 from idp.models import AccessToken, GrantType, RefreshToken  # noqa: E402
 from idp.services.clients import create_client  # noqa: E402
@@ -43,6 +45,10 @@ def main(refresh_count: int, refresh_file: str) -> None:
     tenant = create_tenant("bench", "Benchmark Org")
     with tenant_context(tenant):
         user = create_user(username="bench", email="bench@example.com", password=PASSWORD)
+        # A user with an authenticator app: the password step then leads to the MFA step.
+        mfa_user = create_user(username="bench-mfa", email="bench-mfa@example.com", password=PASSWORD)
+        device = factors.start_totp_enrolment(mfa_user)
+        TOTPDevice.objects.filter(pk=device.pk).update(confirmed=True)
         cc = create_client(name="cc-opaque", confidential=True, grant_types=[GrantType.CLIENT_CREDENTIALS],
                            redirect_uris=[])
         cc_jwt = create_client(name="cc-jwt", confidential=True, grant_types=[GrantType.CLIENT_CREDENTIALS],
@@ -80,7 +86,7 @@ def main(refresh_count: int, refresh_file: str) -> None:
     verifier = secrets.token_urlsafe(48)
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
     json.dump({
-        "user": "bench", "password": PASSWORD, "redirect_uri": REDIRECT,
+        "user": "bench", "mfa_user": "bench-mfa", "password": PASSWORD, "redirect_uri": REDIRECT,
         "cc_auth": basic(cc), "cc_jwt_auth": basic(cc_jwt), "web_auth": basic(web),
         "web_client_id": web.application.client_id,
         "code_verifier": verifier, "code_challenge": challenge,

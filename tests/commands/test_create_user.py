@@ -114,3 +114,20 @@ def test_usage_errors(manage):
         base.update([args])
         assert_usage_error(manage("create_user", *[x for kv in base.items() for x in kv]))
     assert manage.query("SELECT count(*) FROM accounts_user") == [(0,)]
+
+
+def test_the_tenants_policy_sets_the_minimum_password_length(db):
+    import pytest as _pytest
+    from django.core.exceptions import ValidationError
+
+    from accounts.services import create_user
+    from tenants.context import tenant_context
+    from tenants.models import SecurityPolicy
+    from tenants.services import create_tenant
+
+    tenant = create_tenant("strict", "Strict Org")
+    with tenant_context(tenant):
+        SecurityPolicy.objects.filter(tenant=tenant).update(password_min_length=20)
+        with _pytest.raises(ValidationError, match="at least 20 characters"):
+            create_user(username="short", email="", password="a-long-test-pass")  # 16
+        assert create_user(username="long", email="", password="a-long-test-password-42").pk

@@ -267,6 +267,7 @@ def test_acr_values_steps_a_single_factor_session_up_without_the_password(live_s
     rp = RelyingParty(issuer_a, client.application.client_id, client.client_secret, WEB_REDIRECT)
     assert rp.verify_id_token(plain["id_token"])["acr"] == "1"
 
+    time.sleep(1.1)  # so that the second factor's time differs from the password's
     url, request = authorize_url(issuer_a, client.application.client_id, acr_values="2")
     page = browser.go(url)
     assert urlsplit(page.url).path.endswith("/login/mfa") and 'name="password"' not in page.text
@@ -275,6 +276,14 @@ def test_acr_values_steps_a_single_factor_session_up_without_the_password(live_s
                                          client.client_secret).json()["id_token"])
     assert claims["acr"] == "2" and claims["amr"] == ["pwd", "otp", "mfa"]
     assert claims["sid"] == rp.verify_id_token(plain["id_token"])["sid"]  # the same session, stepped up
+    # The session records which methods were used and when: the password then, the code now.
+    from tenants.sessions import SessionStore
+
+    with tenant_context(world_a.tenant):
+        key = next(c.value for c in browser.http.cookies if c.name == "tessera_session")
+        used = SessionStore(session_key=key).load()["_tessera_authn"]["used"]
+    assert set(used) == {"pwd", "otp", "mfa"} and used["pwd"] < used["otp"] == used["mfa"]
+    assert claims["auth_time"] == used["otp"]
     with tenant_context(world_a.tenant):
         assert AuditEvent.objects.filter(action="mfa.step_up").count() == 1
     # The stepped-up session answers a silent acr_values=2 request.
