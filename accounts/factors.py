@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
 import segno
-from django.db import transaction
-from django.db.models import F
+from django.db import models, transaction
+from django.db.models import F, Value
 from django.utils import timezone
 from django_otp.oath import TOTP
 
@@ -54,16 +54,40 @@ class Factors:
     passkeys: list[Passkey] = field(default_factory=list)
     recovery_left: int = 0
 
-    def usable(self, policy: SecurityPolicy) -> set[str]:
-        """The kinds the user could answer an MFA step with under ``policy``."""
-        have = {kind for kind, present in (
+    @property
+    def kinds(self) -> set[str]:
+        return {kind for kind, present in (
             ("totp", bool(self.totp)), ("passkey", bool(self.passkeys)), ("recovery", self.recovery_left > 0),
         ) if present}
-        return have & set(policy.allowed_factors)
+
+    def usable(self, policy: SecurityPolicy) -> set[str]:
+        """The kinds the user could answer an MFA step with under ``policy``."""
+        return usable_kinds(self.kinds, policy)
 
     def enrolled(self, policy: SecurityPolicy) -> bool:
         """Whether the user has a primary second factor (recovery codes alone are a fallback)."""
-        return bool(self.usable(policy) - {"recovery"})
+        return has_primary_factor(self.kinds, policy)
+
+
+def factor_kinds(user: User) -> set[str]:
+    """The kinds of confirmed factor the user has ("totp", "passkey", "recovery"), in one query:
+    what the sign-in asks, on every password step."""
+    totp = TOTPDevice.objects.filter(user=user, confirmed=True).annotate(
+        kind=Value("totp", output_field=models.CharField())).values_list("kind")
+    passkeys = Passkey.objects.filter(user=user, confirmed=True).annotate(
+        kind=Value("passkey", output_field=models.CharField())).values_list("kind")
+    recovery = RecoveryCode.objects.filter(code_set__user=user, code_set__confirmed=True).annotate(
+        kind=Value("recovery", output_field=models.CharField())).values_list("kind")
+    return {k for (k,) in totp.union(passkeys, recovery)}
+
+
+def usable_kinds(kinds: set[str], policy: SecurityPolicy) -> set[str]:
+    return kinds & set(policy.allowed_factors)
+
+
+def has_primary_factor(kinds: set[str], policy: SecurityPolicy) -> bool:
+    """A usable factor other than recovery codes (those are a fallback, not an enrolment)."""
+    return bool(usable_kinds(kinds, policy) - {"recovery"})
 
 
 def factors_of(user: User) -> Factors:
@@ -87,11 +111,11 @@ def mfa_required(user: User, policy: SecurityPolicy) -> bool:
     return policy.mfa == MFAPolicy.REQUIRED or (policy.mfa == MFAPolicy.REQUIRED_FOR_ADMINS and is_tenant_admin(user))
 
 
-def second_factor_needed(user: User, policy: SecurityPolicy, factors: Factors) -> bool:
+def second_factor_needed(user: User, policy: SecurityPolicy, kinds: set[str]) -> bool:
     """After the password: does this sign-in go through the MFA step?"""
     if policy.mfa == MFAPolicy.OFF:
         return False
-    return mfa_required(user, policy) or bool(factors.usable(policy))
+    return mfa_required(user, policy) or bool(usable_kinds(kinds, policy))
 
 
 # -- TOTP ---------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from django.urls import reverse
 
 from accounts import events
 from accounts.authn import Authentication, PendingSignIn, await_second_factor, sign_in
-from accounts.factors import factors_of, mfa_required, second_factor_needed
+from accounts.factors import factor_kinds, has_primary_factor, mfa_required, second_factor_needed, usable_kinds
 from tenants.services import policy_for
 
 
@@ -49,13 +49,13 @@ def tenant_url(request: HttpRequest, name: str, next_url: str | None = None) -> 
 def after_password(request: HttpRequest, user: Any, next_url: str) -> HttpResponse:
     """The password was right: sign in, or go to the MFA step, or enrol a required factor."""
     policy = policy_for(request.tenant)  # type: ignore[attr-defined]
-    factors = factors_of(user)
-    if not second_factor_needed(user, policy, factors):
+    kinds = factor_kinds(user)
+    if not second_factor_needed(user, policy, kinds):
         complete_sign_in(request, user, ["pwd"])
         return HttpResponseRedirect(next_url)
     # Enrol first only when a factor is required and the user has no primary one; otherwise
     # the MFA step takes what the user has (recovery codes alone included).
-    enrol = mfa_required(user, policy) and not factors.enrolled(policy)
+    enrol = mfa_required(user, policy) and not has_primary_factor(kinds, policy)
     await_second_factor(request, user, ["pwd"], enrol=enrol, purpose="sign_in")
     return HttpResponseRedirect(tenant_url(request, "accounts:enrol" if enrol else "accounts:mfa", next_url))
 
@@ -63,7 +63,7 @@ def after_password(request: HttpRequest, user: Any, next_url: str) -> HttpRespon
 def step_up(request: HttpRequest, user: Any, amr: tuple[str, ...], next_url: str, *, reason: str) -> HttpResponse:
     """A signed-in, single-factor session must add a second factor (not the password again)."""
     policy = policy_for(request.tenant)  # type: ignore[attr-defined]
-    enrol = not factors_of(user).usable(policy)
+    enrol = not usable_kinds(factor_kinds(user), policy)
     events.step_up_requested(user, reason=reason)
     await_second_factor(request, user, list(amr), enrol=enrol, purpose="step_up")
     return HttpResponseRedirect(tenant_url(request, "accounts:enrol" if enrol else "accounts:mfa", next_url))

@@ -25,4 +25,14 @@ class TenantsConfig(AppConfig):
             active_tenants.evict(instance.slug)
 
         post_save.connect(evict, sender=Tenant, weak=False, dispatch_uid="tenants.evict")
+
+        from tenants.models import SecurityPolicy
+        from tenants.services import security_policies
+
+        def evict_policy(sender, instance, **kwargs) -> None:
+            security_policies.evict(instance.tenant_id)
+
+        post_save.connect(evict_policy, sender=SecurityPolicy, weak=False, dispatch_uid="tenants.evict_policy")
+        post_delete.connect(evict_policy, sender=SecurityPolicy, weak=False,
+                            dispatch_uid="tenants.evict_policy.delete")
         post_delete.connect(evict, sender=Tenant, weak=False, dispatch_uid="tenants.evict.delete")

@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from core.actors import Actor
+from core.lookup_cache import LookupCache
 from tenants.context import tenant_context
 from tenants.models import SecurityPolicy, Tenant
 from tenants.signals import tenant_created
@@ -30,11 +31,40 @@ def create_tenant(slug: str, name: str, *, actor: Actor | None = None) -> Tenant
     return tenant
 
 
+# Read at every sign-in and on every login page: cached like tenants and clients
+# (core.lookup_cache: evicted here on change, other processes within LOOKUP_CACHE_SECONDS).
+security_policies = LookupCache(max_entries=1024)
+
+
 def policy_for(tenant: Tenant) -> SecurityPolicy:
     """The tenant's security policy (the defaults, created on first use for a tenant older
     than the policy). Read at every sign-in: a change applies from the next one on."""
-    with tenant_context(tenant):
-        policy = SecurityPolicy.objects.filter(tenant=tenant).first()
-        if policy is None:
-            policy, _created = SecurityPolicy.objects.get_or_create(tenant=tenant)
+
+    def load() -> SecurityPolicy:
+        with tenant_context(tenant):
+            policy = SecurityPolicy.objects.filter(tenant=tenant).first()
+            if policy is None:
+                policy, _created = SecurityPolicy.objects.get_or_create(tenant=tenant)
+        return policy
+
+    return security_policies.get_or_load(tenant.pk, load)
+
+
+def update_policy(tenant: Tenant, **fields: object) -> SecurityPolicy:
+    """Change the tenant's security policy (validated); the one door the admin and the API use."""
+    with tenant_context(tenant), transaction.atomic():
+        policy = SecurityPolicy.objects.select_for_update().get(pk=policy_for(tenant).pk)
+        for name, value in fields.items():
+            if name not in _POLICY_FIELDS:
+                raise ValidationError({name: "Not a field of the security policy."})
+            setattr(policy, name, value)
+        policy.full_clean()
+        policy.save()
+    security_policies.evict(tenant.pk)
     return policy
+
+
+_POLICY_FIELDS = frozenset({
+    "mfa", "allow_totp", "allow_passkeys", "allow_recovery_codes", "allow_passwordless",
+    "session_idle_timeout", "session_absolute_timeout", "password_min_length", "passkey_rp_id",
+})

@@ -102,8 +102,9 @@ def _fresh_lookup_caches():
     from idp.keys import active_keys, published_keys
     from idp.validators import clients
     from tenants.middleware import active_tenants
+    from tenants.services import security_policies
 
-    for cache in (clients, active_tenants, active_keys, published_keys):
+    for cache in (clients, active_tenants, active_keys, published_keys, security_policies):
         cache.clear()
     yield
 

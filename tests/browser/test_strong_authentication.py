@@ -16,7 +16,8 @@ import pytest
 from accounts.models import Passkey
 from audit.models import AuditEvent
 from tenants.context import tenant_context
-from tenants.models import MFAPolicy, SecurityPolicy
+from tenants.models import MFAPolicy
+from tenants.services import update_policy
 from tests.browser.conftest import RP_ORIGIN, wait_until
 from tests.conftest import PASSWORD, WEB_REDIRECT
 from tests.oidc import RelyingParty
@@ -30,8 +31,7 @@ def rp_for(issuer: str, world) -> RelyingParty:
 
 
 def set_policy(tenant, **fields) -> None:
-    with tenant_context(tenant):
-        SecurityPolicy.objects.filter(tenant=tenant).update(**fields)
+    update_policy(tenant, **fields)
 
 
 def password(page, username: str = "alice") -> None:

@@ -122,12 +122,11 @@ def test_the_tenants_policy_sets_the_minimum_password_length(db):
 
     from accounts.services import create_user
     from tenants.context import tenant_context
-    from tenants.models import SecurityPolicy
-    from tenants.services import create_tenant
+    from tenants.services import create_tenant, update_policy
 
     tenant = create_tenant("strict", "Strict Org")
+    update_policy(tenant, password_min_length=20)
     with tenant_context(tenant):
-        SecurityPolicy.objects.filter(tenant=tenant).update(password_min_length=20)
         with _pytest.raises(ValidationError, match="at least 20 characters"):
             create_user(username="short", email="", password="a-long-test-pass")  # 16
         assert create_user(username="long", email="", password="a-long-test-password-42").pk

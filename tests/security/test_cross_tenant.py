@@ -230,10 +230,10 @@ def _stolen_session(live_server, issuer_a) -> tuple[Browser, str]:
 
 def test_pending_sign_in_at_a_is_nothing_at_b(live_server, issuer_a, issuer_b, world_a, world_b):
     """Password done at A (which requires MFA): B's MFA and enrolment steps know of no sign-in."""
-    from tenants.models import MFAPolicy, SecurityPolicy
+    from tenants.models import MFAPolicy
+    from tenants.services import update_policy
 
-    with tenant_context(world_a.tenant):
-        SecurityPolicy.objects.filter(tenant=world_a.tenant).update(mfa=MFAPolicy.REQUIRED)
+    update_policy(world_a.tenant, mfa=MFAPolicy.REQUIRED)
     browser = Browser(live_server.url)
     enrol = sign_in(browser, issuer_a, "alice", PASSWORD)
     assert "/login/enrol" in enrol.url

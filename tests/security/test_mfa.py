@@ -16,6 +16,7 @@ from audit.models import AuditEvent
 from idp.models import Grant
 from tenants.context import tenant_context
 from tenants.models import MFAPolicy, SecurityPolicy
+from tenants.services import update_policy
 from tests.conftest import PASSWORD, WEB_REDIRECT
 from tests.oidc import Browser, RelyingParty, redirect_params
 from tests.security.flows import authorize_url, exchange, sign_in
@@ -27,14 +28,14 @@ CODES_RE = re.compile(r"data-recovery-code>([a-z0-9-]+)<")
 
 
 def set_policy(tenant, **fields) -> None:
-    with tenant_context(tenant):
-        SecurityPolicy.objects.filter(tenant=tenant).update(**fields)
+    update_policy(tenant, **fields)
 
 
 def enrol_totp(browser: Browser, issuer: str) -> tuple[pyotp.TOTP, list[str]]:
     """From a signed-in session: the TOTP page, one code, and the recovery codes shown once."""
     page = browser.go(f"{issuer}/account/totp")
     assert page.status_code == 200, page.text[:300]
+    assert SECRET_RE.search(page.text), (page.url, page.text[:1500])
     secret = SECRET_RE.search(page.text).group(1)
     assert "<svg" in page.text  # the QR code, rendered here
     totp = pyotp.TOTP(secret)
@@ -304,11 +305,9 @@ def test_prompt_none_with_acr_values_is_interaction_required(live_server, issuer
 
 def test_managing_factors_needs_a_second_factor_once_enrolled(live_server, issuer_a, world_a, enrolled):
     browser = Browser(live_server.url)
-    with tenant_context(world_a.tenant):
-        SecurityPolicy.objects.filter(tenant=world_a.tenant).update(mfa=MFAPolicy.OFF)
+    set_policy(world_a.tenant, mfa=MFAPolicy.OFF)
     sign_in(browser, issuer_a)  # policy off: password only
-    with tenant_context(world_a.tenant):
-        SecurityPolicy.objects.filter(tenant=world_a.tenant).update(mfa=MFAPolicy.OPTIONAL)
+    set_policy(world_a.tenant, mfa=MFAPolicy.OPTIONAL)
     page = browser.go(f"{issuer_a}/account/totp")
     assert urlsplit(page.url).path.endswith("/login/mfa")
     with tenant_context(world_a.tenant):
@@ -376,3 +375,15 @@ def test_a_policy_change_applies_from_the_next_sign_in(live_server, issuer_a, wo
     assert browser.go(f"{issuer_a}/account/").status_code == 200  # the session keeps its own terms
     later_browser = Browser(live_server.url)
     assert "/login/enrol" in sign_in(later_browser, issuer_a).url  # the next sign-in has the new ones
+
+
+def test_the_policy_is_changed_only_with_valid_values(db, world_a):
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError):
+        update_policy(world_a.tenant, mfa="sometimes")
+    with pytest.raises(ValidationError):
+        update_policy(world_a.tenant, tenant_id=2)
+    assert update_policy(world_a.tenant, mfa=MFAPolicy.REQUIRED).mfa == MFAPolicy.REQUIRED
+    with tenant_context(world_a.tenant):
+        assert SecurityPolicy.objects.get().mfa == MFAPolicy.REQUIRED
