@@ -181,7 +181,7 @@ def verify_totp(device: TOTPDevice, token: str) -> bool:
     return claimed == 1
 
 
-def confirm_totp(device: TOTPDevice, token: str, *, actor_request: Any = None) -> bool:
+def confirm_totp(device: TOTPDevice, token: str) -> bool:
     """Enrolment: the device counts once one valid code was typed from it."""
     if device.confirmed or not verify_totp(device, token):
         return False
