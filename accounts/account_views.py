@@ -1,4 +1,4 @@
-"""A person's own security pages under {issuer}/account/: factors to enrol and remove.
+"""A person's own security pages under {issuer}/account/: the password, factors to enrol and remove.
 
 Managing factors needs a signed-in session, and a multi-factor one once the person has a
 factor (a single-factor session is stepped up first, as django-otp-webauthn requires before
@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth import update_session_auth_hash
+from django.contrib.auth.forms import PasswordChangeForm
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
@@ -23,6 +25,7 @@ from accounts.authn import PendingSignIn, add_factor, current_authentication, pe
 from accounts.forms import OTPForm
 from accounts.models import Passkey, TOTPDevice
 from accounts.passkeys import passkeys_usable_here
+from accounts.services import change_password
 from accounts.signin import finish_pending, step_up, tenant_url
 from accounts.views import INVALID_CODE, safe_next
 from core.views import not_available
@@ -62,6 +65,25 @@ def account_view(request: HttpRequest, tenant: str) -> HttpResponse:
     user: Any = request.user
     return render(request, "accounts/account.html", {"factors": factors.factors_of(user), "policy": policy,
                                                      "authn": authn})
+
+
+@never_cache
+@csrf_protect
+@sensitive_post_parameters("old_password", "new_password1", "new_password2")
+def password_view(request: HttpRequest, tenant: str) -> HttpResponse:
+    """Change the password: the current one is asked for again; every token the user holds is
+    revoked and the other sessions end (this one stays, with Django's new session hash)."""
+    authn = current_authentication(request)
+    if authn is None:
+        return HttpResponseRedirect(tenant_url(request, "accounts:login", request.get_full_path()))
+    user: Any = request.user
+    form = PasswordChangeForm(user, request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        change_password(user, form.cleaned_data["new_password1"], reason="changed")
+        update_session_auth_hash(request, user)
+        return render(request, "accounts/password.html", {"done": True})
+    return render(request, "accounts/password.html", {"form": form, "done": False},
+                  status=400 if form.errors else 200)
 
 
 @never_cache

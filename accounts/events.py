@@ -53,3 +53,8 @@ def step_up_requested(user: Any, *, reason: str) -> None:
     """A signed-in session is asked for a second factor (acr_values or a factor change)."""
     record(Action.MFA_STEP_UP, actor=user_actor(user), subject=user.username, target=_user_target(user),
            details={"reason": reason})
+
+
+def password_changed(user: Any, *, reason: str) -> None:
+    record(Action.PASSWORD_CHANGED, actor=user_actor(user), subject=user.username, target=_user_target(user),
+           details={"reason": reason})

@@ -8,24 +8,21 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 
 from accounts import events
+from accounts.signals import credentials_changed
 from core.actors import Actor
-from tenants.context import require_tenant
-from tenants.services import policy_for
 
 
 def create_user(*, username: str, email: str, password: str, email_verified: bool = False,
                 first_name: str = "", last_name: str = "", actor: Actor | None = None):
-    """Create a user in the current tenant; the password must pass the password validators and
-    the tenant's minimum length (its security policy)."""
+    """Create a user in the current tenant; the password must pass the password validators (the
+    tenant's minimum length among them)."""
     User = get_user_model()
     if email:
         validate_email(email)
     user = User(username=username, email=email.strip(), email_verified=email_verified,
                 first_name=first_name, last_name=last_name)
     user.full_clean(exclude=["password"], validate_unique=False)
-    password_validation.validate_password(password, user)
-    # The tenant's own minimum, when it asks for more than the deployment's validators.
-    password_validation.MinimumLengthValidator(policy_for(require_tenant()).password_min_length).validate(password)
+    password_validation.validate_password(password, user)  # the tenant's minimum length included
     if User.objects.filter(username__iexact=username).exists():
         raise ValidationError(f"Username {username!r} is taken in this tenant.")
     if email and User.objects.filter(email__iexact=email).exists():
@@ -38,3 +35,14 @@ def create_user(*, username: str, email: str, password: str, email_verified: boo
     except IntegrityError as exc:
         raise ValidationError("Username or email is already taken in this tenant.") from exc
     return user
+
+
+def change_password(user, new_password: str, *, reason: str = "changed") -> None:
+    """Set a validated new password; every token the user holds is revoked (idp listens to
+    ``accounts.signals.credentials_changed``) and the change is an audit event."""
+    password_validation.validate_password(new_password, user)
+    with transaction.atomic():
+        user.set_password(new_password)
+        user.save(update_fields=["password"])
+        events.password_changed(user, reason=reason)
+        credentials_changed.send(sender=type(user), user=user, reason=reason)

@@ -27,6 +27,7 @@ class Action(models.TextChoices):
     CLIENT_AUTHENTICATION_FAILED = "client.authentication_failed", "Client authentication failed"
     USER_CREATED = "user.created", "User created"
     USER_UPDATED = "user.updated", "User changed"
+    PASSWORD_CHANGED = "user.password_changed", "Password changed"
     MFA_ENROLLED = "mfa.enrolled", "Second factor enrolled"
     MFA_REMOVED = "mfa.removed", "Second factor removed"
     MFA_RECOVERY_CODES_GENERATED = "mfa.recovery_codes_generated", "Recovery codes generated"

@@ -167,6 +167,12 @@ MUTATIONS = [
              "class PasskeyManager(TenantScopedQuerySetMixin, ",
              "class PasskeyManager(",
              ("tests/browser/test_strong_authentication.py",), "sqlite"),
+    Mutation("password-change-keeps-tokens",
+             "a password change no longer tells idp to revoke the user's tokens",
+             "accounts/services.py",
+             "        credentials_changed.send(sender=type(user), user=user, reason=reason)\n",
+             "        pass\n",
+             ("tests/security/test_password_change.py",)),
 ]
 
 

@@ -32,5 +32,13 @@ class IdpConfig(AppConfig):
             keys.provision_keys(actor=actor)  # a new tenant signs from its first request on
 
         tenant_created.connect(provision, weak=False, dispatch_uid="idp.provision_keys")
+
+        from accounts.signals import credentials_changed
+        from idp.services.tokens import revoke_user_tokens
+
+        def revoke_all(sender, user, reason, **kwargs) -> None:
+            revoke_user_tokens(user, reason=reason)  # in the transaction of the change
+
+        credentials_changed.connect(revoke_all, weak=False, dispatch_uid="idp.revoke_user_tokens")
         # The tenant's signing keys sign its audit checkpoints (audit does not import idp).
         checkpoints.use_signer(keys.CheckpointSigner())

@@ -72,6 +72,12 @@ def session_tokens_revoked(user: Any, *, sid: str, families: list[uuid.UUID]) ->
            details={"reason": "logout", "families": sorted(str(f) for f in families)})
 
 
+def user_tokens_revoked(user: Any, *, reason: str, families: list[uuid.UUID]) -> None:
+    """Everything the user had been issued was revoked (their password changed)."""
+    record(Action.TOKEN_REVOKED, actor=user_actor(user), subject=user.username, target=("user", user.uid),
+           details={"reason": f"password {reason}", "families": sorted(str(f) for f in families)})
+
+
 def token_reuse_detected(family: uuid.UUID, *, client: Application | None, reason: str) -> None:
     """A used code or refresh token came back (RFC 6749 §4.1.2, RFC 9700 §4.14.2): its
     family is revoked. ``client`` presented it."""

@@ -117,10 +117,8 @@ AUTHENTICATION_BACKENDS = ["accounts.backends.TenantModelBackend"]
 PASSWORD_HASHERS = ["accounts.hashers.TesseraArgon2PasswordHasher"]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {
-        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
-        "OPTIONS": {"min_length": 12},
-    },
+    # The tenant's policy sets the length (12 by default, and where there is no tenant).
+    {"NAME": "accounts.validators.TenantMinimumLengthValidator", "OPTIONS": {"min_length": 12}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]

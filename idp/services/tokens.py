@@ -187,3 +187,18 @@ def revoke_session_tokens(user: Any, sid: str) -> None:
         deleted, _ = AccessToken.objects.filter(user=user, sid=sid).delete()
         if families or deleted:
             events.session_tokens_revoked(user, sid=sid, families=list(families))
+
+
+def revoke_user_tokens(user: Any, *, reason: str) -> None:
+    """Revoke every token ``user`` holds, at every client (a password change or reset)."""
+    with transaction.atomic():
+        families = {
+            family for family in
+            RefreshToken.objects.filter(user=user, revoked__isnull=True).values_list("token_family", flat=True)
+            if family is not None
+        }
+        for family in families:
+            RefreshToken.revoke_family(family)
+        deleted, _ = AccessToken.objects.filter(user=user).delete()
+        if families or deleted:
+            events.user_tokens_revoked(user, reason=reason, families=sorted(families))
