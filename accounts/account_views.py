@@ -21,12 +21,12 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
 from accounts import factors
-from accounts.authn import PendingSignIn, add_factor, current_authentication, pending_sign_in
+from accounts.authn import PendingSignIn, current_authentication, pending_sign_in
 from accounts.forms import OTPForm
 from accounts.models import Passkey, TOTPDevice
 from accounts.passkeys import passkeys_usable_here
 from accounts.services import change_password
-from accounts.signin import finish_pending, step_up, tenant_url
+from accounts.signin import finish_enrolment, may_enrol, step_up, tenant_url
 from accounts.views import INVALID_CODE, safe_next
 from core.views import not_available
 from tenants.context import require_tenant
@@ -42,7 +42,7 @@ def _manager(request: HttpRequest) -> tuple[Any, HttpResponse | None]:
     if authn is None:
         return None, HttpResponseRedirect(tenant_url(request, "accounts:login", here))
     user: Any = request.user  # signed in: authn is set
-    if authn.acr != "2" and factors.factors_of(user).enrolled(policy_for(require_tenant())):
+    if authn.acr != "2" and factors.factors_of(user).usable(policy_for(require_tenant())):
         return None, step_up(request, user, authn.amr, here, reason="manage second factors")
     return user, None
 
@@ -50,7 +50,7 @@ def _manager(request: HttpRequest) -> tuple[Any, HttpResponse | None]:
 def _subject(request: HttpRequest) -> tuple[Any, PendingSignIn | None, HttpResponse | None]:
     """Whose factor an enrolment page enrols: a sign-in that must enrol, or the manager."""
     pending = pending_sign_in(request)
-    if pending is not None and pending.enrol:
+    if pending is not None and may_enrol(request, pending):
         return pending.user, pending, None
     user, redirect = _manager(request)
     return user, None, redirect
@@ -119,9 +119,8 @@ def _enrolled(request: HttpRequest, user: Any, pending: PendingSignIn | None, me
               device: Any, next_url: str) -> HttpResponse:
     """The first factor of an enrolling sign-in completes it; then recovery codes, once."""
     if pending is not None:
-        finish_pending(request, pending, methods, kind=kind, device=device)
+        finish_enrolment(request, pending, methods, kind=kind, device=device)
     else:
-        add_factor(request, methods)
         next_url = reverse("accounts:account", kwargs={"tenant": require_tenant().slug})
     policy = policy_for(require_tenant())
     if policy.allow_recovery_codes and not factors.factors_of(user).recovery_left:
@@ -162,16 +161,39 @@ def recovery_codes_view(request: HttpRequest, tenant: str) -> HttpResponse:
 @never_cache
 @csrf_protect
 def passkeys_view(request: HttpRequest, tenant: str) -> HttpResponse:
-    user, pending, redirect = _subject(request)
-    if redirect is not None:
-        return redirect
+    """The user's passkeys. Anyone signed in sees the list; adding and removing need what
+    ``_manager`` asks (a multi-factor session once a factor exists): until then the page offers
+    the step-up instead of the buttons."""
+    pending = pending_sign_in(request)
+    if pending is not None and may_enrol(request, pending):
+        user: Any = pending.user
+        step_up_first = False
+    else:
+        pending = None
+        authn = current_authentication(request)
+        if authn is None:
+            return HttpResponseRedirect(tenant_url(request, "accounts:login", request.get_full_path()))
+        user = request.user
+        step_up_first = authn.acr != "2" and bool(factors.factors_of(user).usable(policy_for(require_tenant())))
     policy = policy_for(require_tenant())
     next_url = safe_next(request, request.GET.get("next")) if pending is not None else ""
     return render(request, "accounts/passkeys.html", {
         "passkeys": Passkey.objects.filter(user=user).order_by("created_at"), "allowed": policy.allow_passkeys,
-        "usable_here": passkeys_usable_here(request),
+        "usable_here": passkeys_usable_here(request), "step_up_first": step_up_first,
         "next": next_url, "enrolling_sign_in": pending is not None,
     })
+
+
+@never_cache
+def step_up_view(request: HttpRequest, tenant: str) -> HttpResponse:
+    """Confirm with a second factor before changing factors (the MFA step, not the password)."""
+    authn = current_authentication(request)
+    next_url = safe_next(request, request.GET.get("next"))
+    if authn is None:
+        return HttpResponseRedirect(tenant_url(request, "accounts:login", next_url))
+    if authn.acr == "2":
+        return HttpResponseRedirect(next_url)
+    return step_up(request, request.user, authn.amr, next_url, reason="manage second factors")
 
 
 @require_POST

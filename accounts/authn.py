@@ -15,6 +15,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model, login, logout
 from django.http import HttpRequest
+from django.utils.crypto import constant_time_compare
 
 AUTHN_SESSION_KEY = "_tessera_authn"
 PENDING_SESSION_KEY = "_tessera_pending"
@@ -93,19 +94,6 @@ def current_authentication(request: HttpRequest) -> Authentication | None:
     )
 
 
-def add_factor(request: HttpRequest, methods: list[str]) -> None:
-    """The signed-in person just proved a factor they enrolled (a TOTP code typed from it, a
-    passkey created with it): the session has used it, so it becomes multi-factor. Its sign-in
-    time stays: this is no new sign-in, and satisfies no demand for one."""
-    data = request.session.get(AUTHN_SESSION_KEY)
-    if not data or not request.user.is_authenticated:
-        return
-    data["amr"] = list(dict.fromkeys([*data["amr"], *methods, "mfa"]))
-    data["acr"] = ACR_MULTI_FACTOR
-    data.setdefault("used", {}).update({m: int(time.time()) for m in [*methods, "mfa"]})
-    request.session[AUTHN_SESSION_KEY] = data
-
-
 def demand_reauthentication(request: HttpRequest, flow: str) -> None:
     """Remember that ``flow`` (an opaque key, e.g. a digest of an authorization request) needs
     a sign-in newer than now."""
@@ -151,6 +139,8 @@ def await_second_factor(request: HttpRequest, user, amr: list[str], *, enrol: bo
     request.session.cycle_key()
     request.session[PENDING_SESSION_KEY] = {
         "uid": str(user.uid), "amr": list(amr), "at": time.time(), "enrol": enrol, "purpose": purpose,
+        # A password change or reset meanwhile voids the pending sign-in (as it does sessions).
+        "hash": user.get_session_auth_hash(),
     }
 
 
@@ -164,7 +154,7 @@ def pending_sign_in(request: HttpRequest) -> PendingSignIn | None:
         del request.session[PENDING_SESSION_KEY]
         return None
     user = get_user_model().objects.filter(uid=data["uid"], is_active=True).first()
-    if user is None:
+    if user is None or not constant_time_compare(data.get("hash", ""), user.get_session_auth_hash()):
         return None
     return PendingSignIn(user=user, amr=tuple(data["amr"]), enrol=bool(data.get("enrol")),
                          purpose=str(data.get("purpose", "sign_in")))

@@ -64,10 +64,6 @@ class Factors:
         """The kinds the user could answer an MFA step with under ``policy``."""
         return usable_kinds(self.kinds, policy)
 
-    def enrolled(self, policy: SecurityPolicy) -> bool:
-        """Whether the user has a primary second factor (recovery codes alone are a fallback)."""
-        return has_primary_factor(self.kinds, policy)
-
 
 def factor_kinds(user: User) -> set[str]:
     """The kinds of confirmed factor the user has ("totp", "passkey", "recovery"), in one query:
@@ -84,10 +80,6 @@ def factor_kinds(user: User) -> set[str]:
 def usable_kinds(kinds: set[str], policy: SecurityPolicy) -> set[str]:
     return kinds & set(policy.allowed_factors)
 
-
-def has_primary_factor(kinds: set[str], policy: SecurityPolicy) -> bool:
-    """A usable factor other than recovery codes (those are a fallback, not an enrolment)."""
-    return bool(usable_kinds(kinds, policy) - {"recovery"})
 
 
 def factors_of(user: User) -> Factors:

@@ -14,10 +14,12 @@ needs a JavaScript i18n catalogue, fixed element ids and alert()) by static/tess
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import Any
 from urllib.parse import urlsplit
 
+from django.db import IntegrityError, transaction
 from django.http import HttpRequest, JsonResponse
 from django.utils.decorators import method_decorator
 from django.views.decorators.cache import never_cache
@@ -36,10 +38,10 @@ from webauthn.helpers import parse_attestation_object, parse_authentication_cred
 from webauthn.helpers.structs import ResidentKeyRequirement, UserVerificationRequirement
 
 from accounts import events
-from accounts.authn import add_factor, current_authentication, pending_sign_in
+from accounts.authn import current_authentication, pending_sign_in
 from accounts.factors import passkey_amr
 from accounts.models import Passkey, PasskeyAttestation
-from accounts.signin import complete_sign_in, finish_pending
+from accounts.signin import complete_sign_in, finish_enrolment, finish_pending, may_enrol
 from core.conf import tessera_settings
 from tenants.services import policy_for
 
@@ -161,7 +163,7 @@ class _Registration:
         pending = pending_sign_in(self.request)
         if pending is not None:
             # Only a sign-in that must enrol may register before it is complete.
-            if not pending.enrol:
+            if not may_enrol(self.request, pending):
                 return None
             pending.user.is_verified = lambda: True
             return pending.user
@@ -191,17 +193,17 @@ class RegisterComplete(_Registration, CompleteCredentialRegistrationView):
         state = self.get_state()
         helper = self.get_helper()
         helper.passkey_name = state.get("name", "")
-        with rewrite_exceptions(logger=log):
+        with _malformed_is_422(), rewrite_exceptions(logger=log):
             device = helper.register_complete(user=user, state=state, data=self.request.data)
         events.factor_enrolled(user, kind="passkey", name=device.name)
         pending = pending_sign_in(self.request)
         redirect_url = ""
-        methods = passkey_amr(device, user_verified=True)  # registration required user verification
         if pending is not None:
-            finish_pending(self.request, pending, methods, kind="passkey", device=device)
+            # Registration required user verification; a factor enrolled during this sign-in
+            # is used, but is no second factor bound before it (decision 41).
+            finish_enrolment(self.request, pending, passkey_amr(device, user_verified=True), kind="passkey",
+                             device=device)
             redirect_url = _next(self.request)
-        else:
-            add_factor(self.request, methods)
         return JsonResponse({"id": device.pk, "name": device.name, "redirect_url": redirect_url})
 
 
@@ -224,7 +226,14 @@ class _Authentication:
 
 @method_decorator(never_cache, name="dispatch")
 class AuthenticateBegin(_Authentication, BeginCredentialAuthenticationView):
-    pass
+    def post(self, *args, **kwargs):
+        response = super().post(*args, **kwargs)
+        # Bind the ceremony to whom it was begun for (the library keys it to the session only).
+        user = self.get_user()
+        state = self.request.session["otp_webauthn_authentication_state"]
+        state["for"] = str(user.uid) if user is not None else ""
+        self.request.session["otp_webauthn_authentication_state"] = state
+        return response
 
 
 @method_decorator(never_cache, name="dispatch")
@@ -235,9 +244,16 @@ class AuthenticateComplete(_Authentication, CompleteCredentialAuthenticationView
         state = self.get_state()
         helper = self.get_helper()
         try:
-            with rewrite_exceptions(logger=log):
+            # The ceremony was begun for this pending sign-in (or for none): a state begun for
+            # a second factor, which asks no user verification, cannot finish a passwordless one.
+            if state.get("for", "") != (str(user.uid) if user is not None else ""):
+                raise exceptions.InvalidState()
+            with _malformed_is_422(), rewrite_exceptions(logger=log):
                 device = helper.authenticate_complete(user=user, state=state, data=self.request.data)
             self.check_device_usable(device)
+            if user is None and not (state["require_user_verification"] and helper.user_verified):
+                raise exceptions.UnprocessableEntity(code="user_not_verified",
+                                                     detail="Passwordless sign-in needs user verification.")
         except exceptions.OTPWebAuthnApiError as error:
             events.factor_failed(user, kind="passkey", reason=error.code)
             raise
@@ -250,6 +266,20 @@ class AuthenticateComplete(_Authentication, CompleteCredentialAuthenticationView
             complete_sign_in(self.request, device.user, [*methods, "mfa"], kind="passkey",
                              purpose="passwordless", device=device)
         return JsonResponse({"id": device.pk, "redirect_url": _next(self.request)})
+
+
+@contextlib.contextmanager
+def _malformed_is_422():
+    """What py_webauthn or the library let escape on malformed input (base64 or structure it
+    does not check, a credential id registered twice) is the client's error, not a 500; the
+    savepoint keeps the request's transaction usable for the audit event."""
+    try:
+        with transaction.atomic():
+            yield
+    except (ValueError, TypeError, KeyError, AttributeError, IntegrityError) as exc:
+        log.info("passkey ceremony refused malformed input: %s", type(exc).__name__)
+        raise exceptions.UnprocessableEntity(code="malformed_credential",
+                                             detail="The passkey response could not be read.") from None
 
 
 def _next(request: HttpRequest) -> str:

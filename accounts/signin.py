@@ -15,7 +15,7 @@ from django.urls import reverse
 
 from accounts import events
 from accounts.authn import Authentication, PendingSignIn, await_second_factor, sign_in
-from accounts.factors import factor_kinds, has_primary_factor, mfa_required, second_factor_needed, usable_kinds
+from accounts.factors import factor_kinds, mfa_required, second_factor_needed, usable_kinds
 from tenants.services import policy_for
 
 
@@ -41,6 +41,25 @@ def finish_pending(request: HttpRequest, pending: PendingSignIn, methods: list[s
                             fresh=[*methods, "mfa"] if pending.purpose == "step_up" else None)
 
 
+def finish_enrolment(request: HttpRequest, pending: PendingSignIn, methods: list[str], *, kind: str,
+                     device: Any = None) -> Authentication:
+    """A sign-in that had to enrol a factor completes with it. The factor was used (its code
+    typed, the passkey created) but was not bound to the account before this sign-in, so it
+    proves no more than the password did: no "mfa", acr stays "1" (decision 41). A relying
+    party asking acr_values=2 then steps the session up with the new factor."""
+    return complete_sign_in(request, pending.user, [*pending.amr, *methods], kind=kind,
+                            purpose="enrolment", device=device,
+                            fresh=list(methods) if pending.purpose == "step_up" else None)
+
+
+def may_enrol(request: HttpRequest, pending: PendingSignIn) -> bool:
+    """Whether this pending sign-in may enrol a factor now: it was sent to enrolment, and the
+    user (still) has no factor that could answer the MFA step instead."""
+    if not pending.enrol:
+        return False
+    return not usable_kinds(factor_kinds(pending.user), policy_for(request.tenant))  # type: ignore[attr-defined]
+
+
 def tenant_url(request: HttpRequest, name: str, next_url: str | None = None) -> str:
     url = reverse(name, kwargs={"tenant": request.tenant.slug})  # type: ignore[attr-defined]
     return f"{url}?{urlencode({'next': next_url})}" if next_url else url
@@ -53,9 +72,9 @@ def after_password(request: HttpRequest, user: Any, next_url: str) -> HttpRespon
     if not second_factor_needed(user, policy, kinds):
         complete_sign_in(request, user, ["pwd"])
         return HttpResponseRedirect(next_url)
-    # Enrol first only when a factor is required and the user has no primary one; otherwise
-    # the MFA step takes what the user has (recovery codes alone included).
-    enrol = mfa_required(user, policy) and not has_primary_factor(kinds, policy)
+    # Enrol first only when a factor is required and the user has none that could answer the
+    # MFA step (recovery codes included: whoever holds them must use one before enrolling).
+    enrol = mfa_required(user, policy) and not usable_kinds(kinds, policy)
     await_second_factor(request, user, ["pwd"], enrol=enrol, purpose="sign_in")
     return HttpResponseRedirect(tenant_url(request, "accounts:enrol" if enrol else "accounts:mfa", next_url))
 

@@ -10,6 +10,7 @@ urlpatterns = [
     path("login/mfa", views.mfa_view, name="mfa"),
     path("login/enrol", views.enrol_view, name="enrol"),
     path("account/", account_views.account_view, name="account"),
+    path("account/step-up", account_views.step_up_view, name="step-up"),
     path("account/password", account_views.password_view, name="password"),
     path("account/totp", account_views.totp_view, name="totp"),
     path("account/totp/<str:uid>/delete", account_views.totp_delete_view, name="totp-delete"),

@@ -19,7 +19,7 @@ from accounts.authn import abandon_pending, pending_sign_in
 from accounts.factors import factors_of, verify_otp_token
 from accounts.forms import LoginForm, OTPForm
 from accounts.passkeys import passkeys_usable_here
-from accounts.signin import after_password, finish_pending
+from accounts.signin import after_password, finish_pending, may_enrol
 from audit.context import DEVICE_COOKIE
 from tenants.services import policy_for
 
@@ -75,7 +75,7 @@ def mfa_view(request: HttpRequest, tenant: str) -> HttpResponse:
     pending = pending_sign_in(request)
     if pending is None:
         return _start_over(request, next_url)
-    if pending.enrol:
+    if may_enrol(request, pending):
         return HttpResponseRedirect(_with_next(reverse("accounts:enrol", kwargs={"tenant": tenant}), next_url))
     policy = policy_for(request.tenant)  # type: ignore[attr-defined]
     usable = factors_of(pending.user).usable(policy)
@@ -103,8 +103,10 @@ def enrol_view(request: HttpRequest, tenant: str) -> HttpResponse:
     """A sign-in the policy requires a second factor of, from a user who has none: choose one."""
     next_url = safe_next(request, request.GET.get("next"))
     pending = pending_sign_in(request)
-    if pending is None or not pending.enrol:
+    if pending is None:
         return _start_over(request, next_url)
+    if not may_enrol(request, pending):  # a factor exists (now): the MFA step asks for it
+        return HttpResponseRedirect(_with_next(reverse("accounts:mfa", kwargs={"tenant": tenant}), next_url))
     policy = policy_for(request.tenant)  # type: ignore[attr-defined]
     return render(request, "accounts/enrol.html", {
         "next": next_url, "totp": policy.allow_totp,

@@ -109,7 +109,8 @@ def test_required_policy_enrols_totp_then_codes_work_once(page, live_server, iss
     with page.expect_navigation():
         page.click("[data-continue]")
     claims = id_token_claims(page, rp, pending)
-    assert claims["amr"] == ["pwd", "otp", "mfa"] and claims["acr"] == "2"
+    # The factor enrolled during this sign-in was used, but bound to nothing before it: no "mfa".
+    assert claims["amr"] == ["pwd", "otp"] and claims["acr"] == "1"
 
     # A new browser session: password, then the MFA step with a code of a later step.
     sign_out(page)
@@ -175,8 +176,16 @@ def test_passkey_as_second_factor_and_passwordless_by_button(page, live_server, 
     page.goto(f"{issuer_a}/login")
     password(page)
     register_passkey(page, issuer_a, "Laptop")
-    # Several per user, each named: the second on another authenticator (one authenticator
-    # holds one passkey per account; excludeCredentials tells it which it already has).
+    # Several per user, each named. Adding one more needs a multi-factor session: the page
+    # steps this password-only session up with the passkey it has (the MFA step's button).
+    assert page.locator("[data-passkey-register]").count() == 0
+    with page.expect_navigation():
+        page.click("[data-step-up]")
+    assert "/login/mfa" in page.url
+    with page.expect_navigation(url=f"**{issuer_a.split('//')[1]}/account/passkeys"):
+        page.click("[data-passkey-login]")
+    # The second on another authenticator (one authenticator holds one passkey per account;
+    # excludeCredentials tells it which it already has).
     cdp.send("WebAuthn.removeVirtualAuthenticator", {"authenticatorId": authenticator})
     authenticator = cdp.send("WebAuthn.addVirtualAuthenticator", {"options": {
         "protocol": "ctap2", "transport": "internal", "hasResidentKey": True, "hasUserVerification": True,
@@ -209,7 +218,7 @@ def test_passkey_as_second_factor_and_passwordless_by_button(page, live_server, 
     assert claims["amr"] == ["hwk", "user", "mfa"] and claims["acr"] == "2"
     with tenant_context(world_a.tenant):
         purposes = [e.details["purpose"] for e in AuditEvent.objects.filter(action="mfa.verified")]
-    assert purposes == ["sign_in", "passwordless"]
+    assert purposes == ["step_up", "sign_in", "passwordless"]
 
 
 def test_passkey_by_the_browsers_autofill(page, live_server, issuer_a, world_a):
@@ -288,6 +297,10 @@ def test_a_passkey_can_be_removed(page, live_server, issuer_a, world_a):
     password(page)
     register_passkey(page, issuer_a, "Old key")
     with page.expect_navigation():
+        page.click("[data-step-up]")  # removing needs the second factor
+    with page.expect_navigation(url="**/account/passkeys"):
+        page.click("[data-passkey-login]")
+    with page.expect_navigation():
         page.click("[data-passkey-remove]")
     assert page.locator("[data-passkey]").count() == 0
     with tenant_context(world_a.tenant):
@@ -298,5 +311,42 @@ def test_a_passkey_can_be_removed(page, live_server, issuer_a, world_a):
     page.goto(f"{issuer_a}/login")
     page.click("[data-passkey-login]")
     assert wait_until(page, lambda: "not" in page.locator("[data-passkey-status]").inner_text().lower())
+    page.goto(f"{issuer_a}/")
+    assert "Not signed in" in page.content()
+
+
+def test_a_second_factor_ceremony_cannot_finish_a_passwordless_sign_in(page, live_server, issuer_a, world_a):
+    """Begun for the MFA step (no user verification asked), then the pending sign-in abandoned:
+    the assertion, made without user verification, must not sign anyone in passwordless."""
+    without_autofill(page)
+    cdp, authenticator = virtual_authenticator(page)
+    page.goto(f"{issuer_a}/login")
+    password(page)
+    register_passkey(page, issuer_a, "Key")
+    sign_out(page)
+    cdp.send("WebAuthn.setUserVerified", {"authenticatorId": authenticator, "isUserVerified": False})
+    page.goto(f"{issuer_a}/login")
+    password(page)
+    assert "/login/mfa" in page.url
+    result = page.evaluate(r"""async () => {
+      const cfg = document.querySelector("[data-passkey-config]").dataset;
+      const post = (url, body) => fetch(url, {method: "POST", credentials: "same-origin",
+        headers: {"Content-Type": "application/json", "X-CSRFToken": cfg.csrf}, body: JSON.stringify(body || {})});
+      const options = await (await post(cfg.beginAuth)).json();
+      const b = (t) => Uint8Array.from(atob(t.replace(/-/g, "+").replace(/_/g, "/")), c => c.charCodeAt(0)).buffer;
+      const s = (x) => btoa(String.fromCharCode(...new Uint8Array(x)))
+        .replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+      // Abandon the pending sign-in (the MFA page's cancel), keeping the ceremony state.
+      const form = new FormData(); form.append("cancel", "1"); form.append("csrfmiddlewaretoken", cfg.csrf);
+      await fetch(window.location.pathname, {method: "POST", body: form, credentials: "same-origin"});
+      const c = await navigator.credentials.get({publicKey: {...options, challenge: b(options.challenge),
+        allowCredentials: options.allowCredentials.map(d => ({...d, id: b(d.id)}))}});
+      const r = c.response;
+      const done = await post(cfg.completeAuth, {id: c.id, rawId: s(c.rawId), type: c.type,
+        clientExtensionResults: {}, response: {clientDataJSON: s(r.clientDataJSON),
+        authenticatorData: s(r.authenticatorData), signature: s(r.signature)}});
+      return {status: done.status, body: await done.text()};
+    }""")
+    assert result["status"] == 400 and "redirect_url" not in result["body"], result
     page.goto(f"{issuer_a}/")
     assert "Not signed in" in page.content()

@@ -246,7 +246,8 @@ def test_pending_sign_in_at_a_is_nothing_at_b(live_server, issuer_a, issuer_b, w
 def test_account_pages_of_b_with_a_session_of_a_ask_to_sign_in(live_server, issuer_a, issuer_b, world_a, world_b):
     browser, stolen = _stolen_session(live_server, issuer_a)
     assert requests.get(f"{issuer_a}/account/", cookies={"tessera_session": stolen}).status_code == 200
-    for page in ("account/", "account/password", "account/totp", "account/recovery-codes", "account/passkeys"):
+    for page in ("account/", "account/step-up", "account/password", "account/totp", "account/recovery-codes",
+                 "account/passkeys"):
         response = requests.get(f"{issuer_b}/{page}", cookies={"tessera_session": stolen}, allow_redirects=False)
         assert response.status_code == 302 and "/t/globex/login" in response.headers["Location"], page
     # Removing a factor at B with A's session and CSRF token: refused before anything is looked up.
@@ -296,6 +297,7 @@ MATRIX = {
     "accounts:enrol": ["test_pending_sign_in_at_a_is_nothing_at_b"],
     "accounts:account": ["test_account_pages_of_b_with_a_session_of_a_ask_to_sign_in"],
     "accounts:password": ["test_account_pages_of_b_with_a_session_of_a_ask_to_sign_in"],
+    "accounts:step-up": ["test_account_pages_of_b_with_a_session_of_a_ask_to_sign_in"],
     "accounts:totp": ["test_account_pages_of_b_with_a_session_of_a_ask_to_sign_in"],
     "accounts:totp-delete": ["test_account_pages_of_b_with_a_session_of_a_ask_to_sign_in"],
     "accounts:recovery-codes": ["test_account_pages_of_b_with_a_session_of_a_ask_to_sign_in"],

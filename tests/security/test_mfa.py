@@ -152,22 +152,22 @@ def test_a_recovery_code_works_once(live_server, issuer_a, world_a, enrolled):
         assert RecoveryCode.objects.count() == 9
 
 
-def test_enrolling_a_factor_makes_the_session_multi_factor_but_is_no_new_sign_in(live_server, issuer_a,
-                                                                                 world_a):
+def test_enrolling_a_factor_does_not_make_the_session_multi_factor(live_server, issuer_a, world_a):
+    """Whoever holds only the password could enrol a factor of their own: that proves nothing
+    more, so the session stays single-factor and acr_values=2 asks for the new factor."""
     client = world_a.first_party
     browser = Browser(live_server.url)
     sign_in(browser, issuer_a)
-    enrol_totp(browser, issuer_a)  # a code typed from the new factor: the session has used it
+    totp, _codes = enrol_totp(browser, issuer_a)
     url, request = authorize_url(issuer_a, client.application.client_id, acr_values="2")
-    code = code_from(browser.go(url), request)  # no step-up needed
+    page = browser.go(url)
+    assert urlsplit(page.url).path.endswith("/login/mfa") and 'name="password"' not in page.text
+    code = code_from(browser.submit(page, {"otp_token": later_code(totp), "next": _next_of(page)}), request)
     claims = RelyingParty(issuer_a, client.application.client_id, client.client_secret,
                           WEB_REDIRECT).verify_id_token(exchange(
                               issuer_a, code, request, client.application.client_id, client.client_secret,
                           ).json()["id_token"])
     assert claims["acr"] == "2" and claims["amr"] == ["pwd", "otp", "mfa"]
-    # prompt=login still asks for a sign-in: enrolling was none.
-    url, _request = authorize_url(issuer_a, client.application.client_id, prompt="login")
-    assert 'name="password"' in browser.go(url).text
 
 
 def test_regenerated_recovery_codes_void_the_old_set(live_server, issuer_a, world_a, enrolled):
@@ -235,7 +235,55 @@ def test_required_policy_takes_the_user_through_enrolment(live_server, issuer_a,
     tokens = exchange(issuer_a, code, request, client.application.client_id, client.client_secret).json()
     claims = RelyingParty(issuer_a, client.application.client_id, client.client_secret,
                           WEB_REDIRECT).verify_id_token(tokens["id_token"], request["nonce"])
-    assert claims["amr"] == ["pwd", "otp", "mfa"] and claims["acr"] == "2"
+    # The new factor was used, but it was not bound to the account before this sign-in: no "mfa".
+    assert claims["amr"] == ["pwd", "otp"] and claims["acr"] == "1"
+
+
+def test_a_user_with_only_recovery_codes_must_use_one_before_enrolling(live_server, issuer_a, world_a, enrolled):
+    _totp, codes = enrolled
+    with tenant_context(world_a.tenant):
+        TOTPDevice.objects.all().delete()  # the app is gone; the recovery codes are left
+    set_policy(world_a.tenant, mfa=MFAPolicy.REQUIRED)
+    browser = Browser(live_server.url)
+    page = sign_in(browser, issuer_a)
+    assert urlsplit(page.url).path.endswith("/login/mfa"), page.url  # not the enrolment page
+    assert urlsplit(browser.go(f"{issuer_a}/account/totp").url).path.endswith("/login")
+    assert urlsplit(browser.go(f"{issuer_a}/login/enrol").url).path.endswith("/login/mfa")
+    done = browser.submit(browser.go(f"{issuer_a}/login/mfa"), {"otp_token": codes[0], "next": ""})
+    assert "Signed in" in done.text
+
+
+def test_a_password_change_voids_a_pending_sign_in(live_server, issuer_a, world_a, enrolled):
+    from accounts.services import change_password
+
+    browser = Browser(live_server.url)
+    page, _request = password_then_mfa_page(browser, issuer_a, world_a.first_party.application.client_id)
+    with tenant_context(world_a.tenant):
+        change_password(type(world_a.user).objects.get(pk=world_a.user.pk), "another-long-passphrase-9")
+    again = browser.go(page.url)
+    assert 'name="username"' in again.text and 'name="otp_token"' not in again.text
+
+
+def test_malformed_passkey_responses_are_client_errors(live_server, issuer_a, world_a):
+    http = requests.Session()
+    http.get(f"{issuer_a}/login")
+    headers = {"X-CSRFToken": http.cookies.get("tessera_csrf"), "Accept": "application/json"}
+    bad_responses = [
+        {"id": "AAAA", "rawId": "AAAA", "type": "public-key", "response": {
+            "clientDataJSON": "e30", "authenticatorData": "AAAA", "signature": "AAAA", "userHandle": "a"}},
+        {"id": "AAAA", "rawId": "AAAA", "type": "public-key", "response": {
+            "clientDataJSON": "e30", "authenticatorData": "AAAA", "signature": "AAAA", "userHandle": "\u00e9"}},
+        {"id": 5, "rawId": [], "type": "public-key", "response": "x"},
+        ["not", "an", "object"],
+    ]
+    for body in bad_responses:
+        assert http.post(f"{issuer_a}/passkeys/authenticate/begin", json={}, headers=headers).status_code == 200
+        done = http.post(f"{issuer_a}/passkeys/authenticate/complete", json=body, headers=headers)
+        assert 400 <= done.status_code < 500, (body, done.status_code, done.text[:200])
+        assert done.headers["Content-Type"].startswith("application/json")
+    garbage = http.post(f"{issuer_a}/passkeys/authenticate/complete", data=b"{not json", headers={
+        **headers, "Content-Type": "application/json"})
+    assert garbage.status_code == 400
 
 
 def test_required_for_admins_asks_only_admins(live_server, issuer_a, world_a):
