@@ -173,6 +173,12 @@ MUTATIONS = [
              "        credentials_changed.send(sender=type(user), user=user, reason=reason)\n",
              "        pass\n",
              ("tests/security/test_password_change.py",)),
+    Mutation("passkey-ceremony-not-bound",
+             "a passkey ceremony begun for the MFA step may finish a passwordless sign-in",
+             "accounts/passkeys.py",
+             "            if state.get(\"for\", \"\") != (str(user.uid) if user is not None else \"\"):",
+             "            if False:",
+             ("tests/browser/test_strong_authentication.py",)),
 ]
 
 
