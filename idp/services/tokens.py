@@ -172,19 +172,26 @@ def revoke_token_family(family: uuid.UUID | None, *, reason: str, client: Applic
         events.token_reuse_detected(family, client=client, reason=reason)
 
 
+def _revoke_where(user: Any, **where: Any) -> tuple[set[uuid.UUID], int]:
+    """Revoke the refresh-token families and delete the access tokens of ``user`` matching
+    ``where``; (the families revoked, the access tokens deleted)."""
+    families = {
+        family for family in
+        RefreshToken.objects.filter(user=user, revoked__isnull=True, **where).values_list("token_family", flat=True)
+        if family is not None
+    }
+    for family in families:
+        RefreshToken.revoke_family(family)
+    deleted, _ = AccessToken.objects.filter(user=user, **where).delete()
+    return families, deleted
+
+
 def revoke_session_tokens(user: Any, sid: str) -> None:
     """Revoke the tokens issued through one browser session (RP-initiated logout)."""
     if not sid:
         return
     with transaction.atomic():
-        families = {
-            family for family in
-            RefreshToken.objects.filter(user=user, sid=sid).values_list("token_family", flat=True)
-            if family is not None
-        }
-        for family in families:
-            RefreshToken.revoke_family(family)
-        deleted, _ = AccessToken.objects.filter(user=user, sid=sid).delete()
+        families, deleted = _revoke_where(user, sid=sid)
         if families or deleted:
             events.session_tokens_revoked(user, sid=sid, families=list(families))
 
@@ -192,13 +199,6 @@ def revoke_session_tokens(user: Any, sid: str) -> None:
 def revoke_user_tokens(user: Any, *, reason: str) -> None:
     """Revoke every token ``user`` holds, at every client (a password change or reset)."""
     with transaction.atomic():
-        families = {
-            family for family in
-            RefreshToken.objects.filter(user=user, revoked__isnull=True).values_list("token_family", flat=True)
-            if family is not None
-        }
-        for family in families:
-            RefreshToken.revoke_family(family)
-        deleted, _ = AccessToken.objects.filter(user=user).delete()
+        families, deleted = _revoke_where(user)
         if families or deleted:
             events.user_tokens_revoked(user, reason=reason, families=sorted(families))
