@@ -58,3 +58,15 @@ def step_up_requested(user: Any, *, reason: str) -> None:
 def password_changed(user: Any, *, reason: str) -> None:
     record(Action.PASSWORD_CHANGED, actor=user_actor(user), subject=user.username, target=_user_target(user),
            details={"reason": reason})
+
+
+def locked_out(*, scope: str, username: str, ip: str, known_browser: bool, cooloff: int) -> None:
+    """A brute-force counter reached its limit (accounts.lockout): attempts wait ``cooloff``."""
+    record(Action.LOCKED_OUT, actor=ANONYMOUS, outcome=Outcome.FAILURE, subject=username,
+           details={"scope": scope, "username": username[:150], "ip": ip, "known_browser": known_browser,
+                    "cooloff_seconds": cooloff})
+
+
+def unlocked(*, username: str, ip: str, actor: Actor, counters: int) -> None:
+    record(Action.UNLOCKED, actor=actor, subject=username,
+           details={"username": username[:150], "ip": ip, "counters_cleared": counters})

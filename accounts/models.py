@@ -52,6 +52,39 @@ class User(TenantOwned, AbstractUser):
         return self.username
 
 
+class LoginThrottle(TenantOwned):
+    """A brute-force counter (accounts.lockout). Tenant-owned under row-level security; the
+    username is the identifier as typed (lower-cased), whether or not such a user exists.
+
+    - ``account``: one username from one IP, or from one browser known to that user (``device``
+      set, ``ip`` empty): locks at the policy's failure limit for its cool-off;
+    - ``user``: one username from browsers it has never signed in from, any IP: slowed down
+      progressively, never locked;
+    - ``ip``: one IP, any username (password spraying): locks at the policy's IP limit.
+    """
+
+    class Scope(models.TextChoices):
+        ACCOUNT = "account", "Username and IP or known browser"
+        USER = "user", "Username from unknown browsers"
+        IP = "ip", "IP address"
+
+    scope = models.CharField(max_length=8, choices=Scope.choices)
+    username = models.CharField(max_length=254, blank=True, default="")
+    ip = models.CharField(max_length=45, blank=True, default="")
+    device = models.CharField(max_length=64, blank=True, default="", help_text="SHA-256 of the device cookie.")
+    failures = models.PositiveIntegerField(default=0)
+    last_failure = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        base_manager_name = "unscoped"
+        constraints = [models.UniqueConstraint(fields=["tenant", "scope", "username", "ip", "device"],
+                                               name="accounts_loginthrottle_one_per_key")]
+        indexes = [models.Index(fields=["tenant", "last_failure"], name="accounts_throttle_expiry")]
+
+    def __str__(self) -> str:
+        return f"{self.scope} {self.username or '-'} {self.ip or self.device[:8] or '-'}: {self.failures}"
+
+
 # The second factors' models live in accounts.devices and are imported here, after User:
 # django-otp-webauthn's models module asks for the user model when it is imported.
 from accounts.devices import (  # noqa: E402
@@ -63,5 +96,5 @@ from accounts.devices import (  # noqa: E402
     TOTPDevice,
 )
 
-__all__ = ["Passkey", "PasskeyAttestation", "RecoveryCode", "RecoveryCodeSet", "TOTPDevice",
+__all__ = ["LoginThrottle", "Passkey", "PasskeyAttestation", "RecoveryCode", "RecoveryCodeSet", "TOTPDevice",
            "TenantDeviceManager", "User"]

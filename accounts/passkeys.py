@@ -37,7 +37,7 @@ from webauthn import base64url_to_bytes, verify_authentication_response
 from webauthn.helpers import parse_attestation_object, parse_authentication_credential_json
 from webauthn.helpers.structs import ResidentKeyRequirement, UserVerificationRequirement
 
-from accounts import events
+from accounts import events, lockout
 from accounts.authn import current_authentication, pending_sign_in
 from accounts.factors import passkey_amr
 from accounts.models import Passkey, PasskeyAttestation
@@ -256,6 +256,7 @@ class AuthenticateComplete(_Authentication, CompleteCredentialAuthenticationView
                                                      detail="Passwordless sign-in needs user verification.")
         except exceptions.OTPWebAuthnApiError as error:
             events.factor_failed(user, kind="passkey", reason=error.code)
+            lockout.count_failure(self.request, user.get_username() if user is not None else "")
             raise
         methods = passkey_amr(device, user_verified=helper.user_verified)
         if pending is not None:

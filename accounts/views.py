@@ -14,7 +14,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
 
-from accounts import events
+from accounts import events, lockout
 from accounts.authn import abandon_pending, pending_sign_in
 from accounts.factors import factors_of, verify_otp_token
 from accounts.forms import LoginForm, OTPForm
@@ -25,6 +25,19 @@ from tenants.services import policy_for
 
 INVALID_CREDENTIALS = "The username or password is not correct."
 INVALID_CODE = "That code is not valid. Codes work once; wait for the next one or use a recovery code."
+
+
+def locked_message(retry_after: int) -> str:
+    """What a refused attempt is told: the same whoever the identifier names, or nobody."""
+    minutes = max(1, -(-retry_after // 60))
+    wait = f"{retry_after} seconds" if retry_after < 120 else f"{minutes} minutes"
+    return f"Too many failed attempts. Try again in {wait}, or reset your password."
+
+
+def _refused(response: HttpResponse, decision: lockout.Decision | None) -> HttpResponse:
+    if decision is not None and not decision.allowed:
+        response["Retry-After"] = str(decision.retry_after)
+    return response
 
 
 def safe_next(request: HttpRequest, candidate: str | None) -> str:
@@ -46,24 +59,28 @@ def safe_next(request: HttpRequest, candidate: str | None) -> str:
 def login_view(request: HttpRequest, tenant: str) -> HttpResponse:
     """Username/password step. The same message for unknown user and wrong password."""
     next_url = safe_next(request, request.POST.get("next") or request.GET.get("next"))
-    error = None
+    error, decision = None, None
     if request.method == "POST":
         form = LoginForm(request.POST)
         if form.is_valid():
+            # axes' backend asks accounts.lockout first: the attempt is counted before the
+            # password is checked, or refused without checking it.
             user = authenticate(
                 request, username=form.cleaned_data["username"], password=form.cleaned_data["password"]
             )
             if user is not None:
+                lockout.passed(request)
                 return remember_device(request, after_password(request, user, next_url))
-        error = INVALID_CREDENTIALS
+            decision = getattr(request, "tessera_lockout", None)
+        error = locked_message(decision.retry_after) if decision and not decision.allowed else INVALID_CREDENTIALS
     else:
         form = LoginForm(initial={"username": request.GET.get("login_hint", "")[:254]})
     policy = policy_for(request.tenant)  # type: ignore[attr-defined]
     response = render(request, "accounts/login.html", {
         "form": form, "next": next_url, "error": error,
         "passkeys": policy.allow_passkeys and policy.allow_passwordless and passkeys_usable_here(request),
-    })
-    return remember_device(request, response)
+    }, status=429 if decision is not None and not decision.allowed else 200)
+    return remember_device(request, _refused(response, decision))
 
 
 @never_cache
@@ -79,23 +96,33 @@ def mfa_view(request: HttpRequest, tenant: str) -> HttpResponse:
         return HttpResponseRedirect(_with_next(reverse("accounts:enrol", kwargs={"tenant": tenant}), next_url))
     policy = policy_for(request.tenant)  # type: ignore[attr-defined]
     usable = factors_of(pending.user).usable(policy)
-    error = None
+    error, decision = None, None
     form = OTPForm(request.POST or None)
     if request.method == "POST":
         if "cancel" in request.POST:
             abandon_pending(request)
             return _start_over(request, next_url)
-        answer = verify_otp_token(pending.user, request.POST.get("otp_token", ""), policy) if form.is_valid() else None
-        if answer is not None:
-            kind, device = answer
-            finish_pending(request, pending, ["otp"], kind=kind, device=device)
-            return HttpResponseRedirect(next_url)
-        events.factor_failed(pending.user, kind="otp", reason="invalid, replayed or throttled code")
-        error = INVALID_CODE
-    return render(request, "accounts/mfa.html", {
+        # A code counts against the same username + IP (or browser) lock as the password.
+        decision = lockout.reserve(request, pending.user.get_username(), slow_down=False)
+        if not decision.allowed:
+            events.factor_failed(pending.user, kind="otp", reason="locked out")
+            error = locked_message(decision.retry_after)
+        else:
+            answer = verify_otp_token(pending.user, request.POST.get("otp_token", ""), policy) \
+                if form.is_valid() else None
+            if answer is not None:
+                lockout.passed(request)
+                kind, device = answer
+                finish_pending(request, pending, ["otp"], kind=kind, device=device)
+                return HttpResponseRedirect(next_url)
+            lockout.failed(request)
+            events.factor_failed(pending.user, kind="otp", reason="invalid, replayed or throttled code")
+            error = INVALID_CODE
+    response = render(request, "accounts/mfa.html", {
         "form": form, "next": next_url, "error": error, "codes": bool(usable & {"totp", "recovery"}),
         "passkeys": "passkey" in usable and passkeys_usable_here(request), "step_up": pending.purpose == "step_up",
-    }, status=400 if error else 200)
+    }, status=(429 if decision is not None and not decision.allowed else 400) if error else 200)
+    return _refused(response, decision)
 
 
 @never_cache

@@ -26,8 +26,11 @@ def login_failed(sender, credentials, request=None, **kwargs) -> None:
     if get_current_tenant() is None:
         return  # no tenant, no chain: authentication is only offered inside a tenant
     username = str(credentials.get("username") or "")
+    details: dict[str, Any] = {"username": username[:150]}
+    if request is not None and getattr(request, "axes_locked_out", False):
+        details["refused"] = "locked out: the password was not checked"
     record(Action.LOGIN_FAILED, actor=ANONYMOUS, outcome=Outcome.FAILURE, subject=username,
-           assess_risk=True, details={"username": username[:150]})
+           assess_risk=True, details=details)
 
 
 def logged_out(sender, request, user, **kwargs) -> None:

@@ -179,6 +179,18 @@ MUTATIONS = [
              "            if state.get(\"for\", \"\") != (str(user.uid) if user is not None else \"\"):",
              "            if False:",
              ("tests/browser/test_strong_authentication.py",)),
+    Mutation("lockout-counts-after-the-limit",
+             "the username + IP counter lets one more attempt than the limit be checked",
+             "accounts/lockout.py",
+             "filter(fresh | Q(failures__lt=limit))",
+             "filter(fresh | Q(failures__lte=limit))",
+             ("tests/security/test_lockout.py",)),
+    Mutation("lockout-known-browser-not-exempt",
+             "a victim's own browser is slowed down with strangers' attempts",
+             "accounts/lockout.py",
+             "    known = known_browser(username, device)\n    limit, cooloff",
+             "    known = False\n    limit, cooloff",
+             ("tests/security/test_lockout.py",)),
 ]
 
 

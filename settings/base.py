@@ -38,6 +38,9 @@ INSTALLED_APPS = [
     "corsheaders",
     "oauth2_provider",
     "django_otp",
+    # Brute-force protection: its backend and handler interface; the counting is ours
+    # (accounts.lockout, AXES_HANDLER). Its own tables stay empty, under RLS all the same.
+    "axes",
     # Ours, in dependency order: core imports no app of ours, tenants is the floor of the
     # domain, audit stands on it, accounts on both, idp on everything.
     "core",
@@ -110,7 +113,8 @@ if env_str("REDIS_URL"):
     }
 
 AUTH_USER_MODEL = "accounts.User"
-AUTHENTICATION_BACKENDS = ["accounts.backends.TenantModelBackend"]
+# axes' backend first: it asks accounts.lockout whether the attempt may be checked at all.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "accounts.backends.TenantModelBackend"]
 # Argon2id; parameters live on the hasher class. Django's own Argon2PasswordHasher must not
 # be listed too: both are "argon2", the later would win the lookup, and every login would
 # then rehash with Django's 100 MiB defaults.
@@ -125,7 +129,21 @@ AUTH_PASSWORD_VALIDATORS = [
 # Our backend authenticates within the current tenant, where usernames are unique.
 # otp_webauthn.E030 asks for a global OTP_WEBAUTHN_ALLOWED_ORIGINS: the allowed origin is
 # each tenant's issuer origin, computed per request by accounts.passkeys.TenantWebAuthnHelper.
-SILENCED_SYSTEM_CHECKS = ["auth.W004", "otp_webauthn.E030"]
+# axes.W002 asks for AxesMiddleware: the login views render the lockout themselves (the same
+# page for every identifier), so the middleware would only add a second, different answer.
+SILENCED_SYSTEM_CHECKS = ["auth.W004", "otp_webauthn.E030", "axes.W002"]
+
+# django-axes: where it asks, accounts.lockout answers (decision 44). Limits and cool-off come
+# from the tenant's security policy; the cool-off is always finite.
+AXES_HANDLER = "accounts.lockout.LockoutHandler"
+AXES_USERNAME_CALLABLE = "accounts.lockout.canonical_username"
+AXES_CLIENT_IP_CALLABLE = "accounts.lockout.client_ip"
+AXES_FAILURE_LIMIT = "accounts.lockout.failure_limit"
+AXES_COOLOFF_TIME = "accounts.lockout.cool_off"
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False  # a refused attempt neither counts nor extends
+AXES_VERBOSE = False
 
 # django-otp-webauthn: our credential models (tenant-owned) and our helper, which takes the
 # relying-party id, name and origin from the tenant (accounts.passkeys).

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.core.validators import RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 
 from tenants.context import require_tenant
@@ -79,11 +79,27 @@ class SecurityPolicy(TenantOwned):
     passkey_rp_id = models.CharField(
         max_length=253, blank=True, default="",
         help_text="WebAuthn relying-party id (a domain). Empty: the host of TESSERA_PUBLIC_URL.")
+    # Brute force (accounts.lockout): the limits are counted per username + browser or IP, the
+    # cool-off is always finite.
+    lockout_failure_limit = models.PositiveSmallIntegerField(
+        default=5, validators=[MinValueValidator(1), MaxValueValidator(100)],
+        help_text="Failed checks of a username from one IP (or one known browser) before it locks.")
+    lockout_cooloff = models.PositiveIntegerField(
+        default=15 * 60, validators=[MinValueValidator(1), MaxValueValidator(7 * 24 * 3600)],
+        help_text="Seconds a lock lasts after the last counted failure (never permanent).")
+    ip_failure_limit = models.PositiveIntegerField(
+        default=50, validators=[MinValueValidator(1), MaxValueValidator(100_000)],
+        help_text="Failed sign-ins from one IP, any username, before the IP is locked (spraying).")
     updated = models.DateTimeField(auto_now=True)
 
     class Meta:
         base_manager_name = "unscoped"
-        constraints = [models.UniqueConstraint(fields=["tenant"], name="tenants_securitypolicy_one_per_tenant")]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant"], name="tenants_securitypolicy_one_per_tenant"),
+            models.CheckConstraint(condition=models.Q(lockout_failure_limit__gte=1, lockout_cooloff__gte=1,
+                                                      ip_failure_limit__gte=1),
+                                   name="tenants_securitypolicy_lockout_bounded"),
+        ]
 
     def __str__(self) -> str:
         return f"security policy of {self.tenant_id}"

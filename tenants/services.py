@@ -67,4 +67,5 @@ def update_policy(tenant: Tenant, **fields: object) -> SecurityPolicy:
 _POLICY_FIELDS = frozenset({
     "mfa", "allow_totp", "allow_passkeys", "allow_recovery_codes", "allow_passwordless",
     "session_idle_timeout", "session_absolute_timeout", "password_min_length", "passkey_rp_id",
+    "lockout_failure_limit", "lockout_cooloff", "ip_failure_limit",
 })

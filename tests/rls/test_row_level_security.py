@@ -21,7 +21,7 @@ from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from accounts import factors
-from accounts.models import Passkey, PasskeyAttestation, RecoveryCode, RecoveryCodeSet, TOTPDevice, User
+from accounts.models import LoginThrottle, Passkey, PasskeyAttestation, RecoveryCode, RecoveryCodeSet, TOTPDevice, User
 from audit import checkpoints
 from audit.models import AuditEvent, ChainHead, Checkpoint
 from idp.models import AccessToken, Application, Consent, Grant, IDToken, RefreshToken, SigningKey
@@ -42,6 +42,8 @@ TENANT_TABLES = [
     "accounts_totpdevice", "accounts_recoverycodeset", "accounts_recoverycode", "accounts_passkey",
     "accounts_passkeyattestation", "django_otp_webauthn_webauthnuserhandle",
     "django_otp_webauthn_webauthncredential", "django_otp_webauthn_webauthnattestation",
+    "accounts_loginthrottle", "axes_accessattempt", "axes_accesslog", "axes_accessfailurelog",
+    "axes_accessattemptexpiration",
 ]
 # Platform tables: no tenant data (the tenant registry, Django's catalogue of models and
 # permissions, global groups, applied migrations).
@@ -51,7 +53,7 @@ PLATFORM_TABLES = [
 ]
 TENANT_MODELS = [User, Application, Grant, AccessToken, RefreshToken, IDToken, SigningKey, Consent,
                  AuditEvent, ChainHead, Checkpoint, SecurityPolicy, TOTPDevice, RecoveryCodeSet, RecoveryCode,
-                 Passkey, PasskeyAttestation]
+                 Passkey, PasskeyAttestation, LoginThrottle]
 # What the application role may not do at all, whatever the tenant (tenants.roles).
 NO_UPDATE = {"audit_auditevent", "audit_checkpoint"}
 NO_DELETE = NO_UPDATE | {"audit_chainhead"}
@@ -98,6 +100,17 @@ def _fill(world) -> None:
         stock = WebAuthnCredential.objects.create(user=user, credential_id=uuid.uuid4().bytes,
                                                   public_key=b"cose", aaguid="0" * 36)
         WebAuthnAttestation.objects.create(credential=stock, fmt="none", data=b"", client_data_json=b"{}")
+        LoginThrottle.objects.create(scope="account", username="alice", ip="192.0.2.1", failures=1)
+        # django-axes' stock tables (its handler is replaced, they stay empty): isolated all the same.
+        from axes.models import AccessAttempt, AccessAttemptExpiration, AccessFailureLog, AccessLog
+
+        now = timezone.now()
+        stock_attempt = AccessAttempt.objects.create(username=world.tenant.slug, ip_address="192.0.2.1", user_agent="x",
+                                                     failures_since_start=1, attempt_time=now)
+        AccessAttemptExpiration.objects.create(access_attempt=stock_attempt, expires_at=soon)
+        AccessLog.objects.create(username="alice", ip_address="192.0.2.1", user_agent="x", attempt_time=now)
+        AccessFailureLog.objects.create(username="alice", ip_address="192.0.2.1", user_agent="x",
+                                        attempt_time=now)
 
 
 @pytest.fixture

@@ -79,11 +79,14 @@ def test_concurrent_code_exchange_kills_the_winners_tokens(live_server, issuer_a
 
 
 def _mfa_pages(live_server, issuer, client_id, count=2):
-    """``count`` browsers, each with alice's password done and her MFA step open."""
+    """``count`` browsers, each with alice's password done and her MFA step open. From
+    different addresses: attempts at one username from one address queue behind each other
+    (accounts.lockout holds its counter's row), and these must run at once."""
+    from tests.security.test_lockout import browser_at
     from tests.security.test_mfa import password_then_mfa_page
 
     return [(browser, *password_then_mfa_page(browser, issuer, client_id))
-            for browser in (Browser(live_server.url) for _ in range(count))]
+            for browser in (browser_at(live_server, f"127.0.3.{n + 1}") for n in range(count))]
 
 
 def _held_after(target: str):

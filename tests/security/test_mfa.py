@@ -117,6 +117,7 @@ def test_a_totp_code_is_accepted_once(live_server, issuer_a, world_a, enrolled):
 
 def test_wrong_codes_are_throttled(live_server, issuer_a, world_a, enrolled):
     totp, _codes = enrolled
+    update_policy(world_a.tenant, lockout_failure_limit=20)  # the device's own throttle, not the lock
     browser = Browser(live_server.url)
     page, _request = password_then_mfa_page(browser, issuer_a, world_a.first_party.application.client_id)
     wrong = f"{(int(totp.now()) + 1) % 1_000_000:06d}"
