@@ -155,12 +155,12 @@ def reserve(request: HttpRequest, username: str, *, slow_down: bool = True) -> D
     attempt.reserved.append((account.pk, Scope.ACCOUNT))
 
     if slow_down and not known:
-        wait = _claim_slow_down(username, now, limit, cooloff)
+        wait, slow_pk = _claim_slow_down(username, now, limit, cooloff)
         if wait:
             LoginThrottle.objects.filter(pk=account.pk).update(failures=F("failures") - 1)
             attempt.reserved.clear()
             return Decision(False, wait, Scope.USER)
-        attempt.reserved.append((_row(scope=Scope.USER, username=username).pk, Scope.USER))
+        attempt.reserved.append((slow_pk, Scope.USER))
     return Decision(True)
 
 
@@ -171,8 +171,9 @@ def slow_down_delay(failures: int, limit: int, cooloff: int) -> int:
     return min(cooloff, 2 ** min(failures - limit, 30))
 
 
-def _claim_slow_down(username: str, now: datetime, limit: int, cooloff: int) -> int:
-    """Take the username's next slot from unknown browsers; 0 when taken, else seconds to wait.
+def _claim_slow_down(username: str, now: datetime, limit: int, cooloff: int) -> tuple[int, int]:
+    """Take the username's next slot from unknown browsers: (0, the counter's pk) when taken,
+    else (seconds to wait, pk).
 
     Optimistic: the row is read, the rule applied, and the UPDATE only lands if nobody counted
     in between (failures and last_failure unchanged)."""
@@ -182,14 +183,14 @@ def _claim_slow_down(username: str, now: datetime, limit: int, cooloff: int) -> 
         failures = 0 if stale else row.failures
         wait = slow_down_delay(failures, limit, cooloff)
         if wait and row.last_failure is not None and now < row.last_failure + timedelta(seconds=wait):
-            return _left(row, now, wait)
+            return _left(row, now, wait), row.pk
         unchanged = LoginThrottle.objects.filter(pk=row.pk, failures=row.failures)
         unchanged = unchanged.filter(last_failure=row.last_failure) if row.last_failure else \
             unchanged.filter(last_failure__isnull=True)
         if unchanged.update(failures=failures + 1, last_failure=now):
-            return 0
+            return 0, row.pk
         row.refresh_from_db()
-    return 1  # contended past reason: refuse, the caller may try again in a second
+    return 1, row.pk  # contended past reason: refuse, the caller may try again in a second
 
 
 def failed(request: HttpRequest) -> None:
