@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth import update_session_auth_hash
+from django.contrib.auth import logout, update_session_auth_hash
 from django.contrib.auth.forms import PasswordChangeForm
+from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
@@ -20,14 +22,17 @@ from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
-from accounts import factors
+from accounts import events, factors
 from accounts.authn import PendingSignIn, current_authentication, pending_sign_in
 from accounts.forms import OTPForm
 from accounts.models import Passkey, TOTPDevice
 from accounts.passkeys import passkeys_usable_here
+from accounts.profile import ProfileForm, update_profile
 from accounts.services import change_password
+from accounts.sessions import end_sessions, sessions_of
 from accounts.signin import finish_enrolment, may_enrol, step_up, tenant_url
 from accounts.views import INVALID_CODE, safe_next
+from audit import queries
 from core.views import not_available
 from tenants.context import require_tenant
 from tenants.services import policy_for
@@ -58,13 +63,78 @@ def _subject(request: HttpRequest) -> tuple[Any, PendingSignIn | None, HttpRespo
 
 @never_cache
 def account_view(request: HttpRequest, tenant: str) -> HttpResponse:
+    """The person's security overview: profile, sign-in methods, sessions, recent sign-ins
+    (with their risk score and reasons) and the recent events of their account."""
     authn = current_authentication(request)
     if authn is None:
         return HttpResponseRedirect(tenant_url(request, "accounts:login", request.get_full_path()))
     policy = policy_for(require_tenant())
     user: Any = request.user
-    return render(request, "accounts/account.html", {"factors": factors.factors_of(user), "policy": policy,
-                                                     "authn": authn})
+    return render(request, "accounts/account.html", {
+        "factors": factors.factors_of(user), "policy": policy, "authn": authn,
+        "sessions": sessions_of(user), "sign_ins": queries.recent_sign_ins(user.username),
+        "events": queries.recent_events_about(user),
+    })
+
+
+@never_cache
+@csrf_protect
+@sensitive_post_parameters("password")
+def profile_view(request: HttpRequest, tenant: str) -> HttpResponse:
+    """Name and email. A new email needs the current password, and is verified again."""
+    authn = current_authentication(request)
+    if authn is None:
+        return HttpResponseRedirect(tenant_url(request, "accounts:login", request.get_full_path()))
+    user: Any = request.user
+    form = ProfileForm(user, request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            changed = update_profile(user, **{k: form.cleaned_data[k] for k in ("first_name", "last_name", "email")})
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            return render(request, "accounts/profile.html", {"form": ProfileForm(user), "saved": True,
+                                                             "changed": changed})
+    return render(request, "accounts/profile.html", {"form": form, "saved": False},
+                  status=400 if form.errors else 200)
+
+
+def _signed_in_user(request: HttpRequest) -> tuple[Any, Any]:
+    authn = current_authentication(request)
+    return (request.user, authn) if authn is not None else (None, None)
+
+
+@require_POST
+@csrf_protect
+def session_revoke_view(request: HttpRequest, tenant: str, sid: str) -> HttpResponse:
+    """End one of the person's sessions (this one too, if they choose it) and the tokens
+    issued through it."""
+    user, authn = _signed_in_user(request)
+    if user is None:
+        return HttpResponseRedirect(tenant_url(request, "accounts:login"))
+    with transaction.atomic():
+        ended = end_sessions(user, only_sid=sid, reason="revoked on the account page")
+        if not ended:
+            raise Http404
+        events.session_revoked(user, sids=ended, current=sid == authn.sid)
+    if sid == authn.sid:
+        logout(request)
+        return HttpResponseRedirect(tenant_url(request, "accounts:login"))
+    return HttpResponseRedirect(reverse("accounts:account", kwargs={"tenant": tenant}))
+
+
+@require_POST
+@csrf_protect
+def sign_out_everywhere_view(request: HttpRequest, tenant: str) -> HttpResponse:
+    """Every session of the person, this one included, and every token they hold."""
+    user, _authn = _signed_in_user(request)
+    if user is None:
+        return HttpResponseRedirect(tenant_url(request, "accounts:login"))
+    with transaction.atomic():
+        ended = end_sessions(user, reason="signed out everywhere", all_tokens=True)
+        events.signed_out_everywhere(user, sessions=len(ended))
+    logout(request)
+    return render(request, "accounts/signed_out_everywhere.html", {"sessions": len(ended)})
 
 
 @never_cache
@@ -79,7 +149,7 @@ def password_view(request: HttpRequest, tenant: str) -> HttpResponse:
     user: Any = request.user
     form = PasswordChangeForm(user, request.POST or None)
     if request.method == "POST" and form.is_valid():
-        change_password(user, form.cleaned_data["new_password1"], reason="changed")
+        change_password(user, form.cleaned_data["new_password1"], reason="changed", keep_sid=authn.sid)
         update_session_auth_hash(request, user)
         return render(request, "accounts/password.html", {"done": True})
     return render(request, "accounts/password.html", {"form": form, "done": False},

@@ -17,6 +17,8 @@ from django.contrib.auth import get_user_model, login, logout
 from django.http import HttpRequest
 from django.utils.crypto import constant_time_compare
 
+from audit import context as audit_context
+
 AUTHN_SESSION_KEY = "_tessera_authn"
 PENDING_SESSION_KEY = "_tessera_pending"
 PENDING_TTL = 600.0  # seconds between the password and the second factor
@@ -65,9 +67,12 @@ def sign_in(request: HttpRequest, user, amr: list[str], *, idle_timeout: int = 0
     # When each method was last used: a step-up keeps the password's time and adds the factor's.
     used = {m: t for m, t in (earlier_used or {}).items() if m in amr} if same_user else {}
     used.update({m: int(now) for m in amr if m not in used or m in fresh_methods})
+    info = audit_context.current()
     request.session[AUTHN_SESSION_KEY] = {
         "sid": authn.sid, "auth_time": authn.auth_time, "at": now, "amr": list(authn.amr), "acr": authn.acr,
         "seen": now, "idle": int(idle_timeout), "absolute": int(absolute_timeout), "used": used,
+        # Where from, for the account page's list of sessions (accounts.sessions).
+        "ip": info.ip, "ua": info.user_agent[:256],
     }
     if demands:
         request.session[REAUTH_SESSION_KEY] = demands
@@ -88,6 +93,7 @@ def current_authentication(request: HttpRequest) -> Authentication | None:
         return None
     if now - float(data.get("seen", 0)) > _SEEN_EVERY:
         data["seen"] = now
+        data["ip"] = audit_context.current().ip or data.get("ip", "")
         request.session[AUTHN_SESSION_KEY] = data
     return Authentication(
         sid=data["sid"], auth_time=int(data["auth_time"]), amr=tuple(data["amr"]), acr=data["acr"]
@@ -130,9 +136,13 @@ class PendingSignIn:
     amr: tuple[str, ...]
     enrol: bool  # the policy requires a factor the user does not have yet
     purpose: str  # "sign_in" or "step_up"
+    # Set when the risk score sent a password-only sign-in here (accounts.risk): the score,
+    # and whether the answer is a code sent by email (a user with no factor).
+    risk: dict | None = None
 
 
-def await_second_factor(request: HttpRequest, user, amr: list[str], *, enrol: bool, purpose: str) -> None:
+def await_second_factor(request: HttpRequest, user, amr: list[str], *, enrol: bool, purpose: str,
+                        risk: dict | None = None) -> None:
     """Remember that ``user`` passed ``amr`` and must now pass a second factor (or enrol one).
 
     A new session key either way: whoever held the old one learns nothing of the new."""
@@ -141,6 +151,7 @@ def await_second_factor(request: HttpRequest, user, amr: list[str], *, enrol: bo
         "uid": str(user.uid), "amr": list(amr), "at": time.time(), "enrol": enrol, "purpose": purpose,
         # A password change or reset meanwhile voids the pending sign-in (as it does sessions).
         "hash": user.get_session_auth_hash(),
+        "risk": risk,
     }
 
 
@@ -157,7 +168,7 @@ def pending_sign_in(request: HttpRequest) -> PendingSignIn | None:
     if user is None or not constant_time_compare(data.get("hash", ""), user.get_session_auth_hash()):
         return None
     return PendingSignIn(user=user, amr=tuple(data["amr"]), enrol=bool(data.get("enrol")),
-                         purpose=str(data.get("purpose", "sign_in")))
+                         purpose=str(data.get("purpose", "sign_in")), risk=data.get("risk"))
 
 
 def abandon_pending(request: HttpRequest) -> None:

@@ -70,3 +70,53 @@ def locked_out(*, scope: str, username: str, ip: str, known_browser: bool, coolo
 def unlocked(*, username: str, ip: str, actor: Actor, counters: int) -> None:
     record(Action.UNLOCKED, actor=actor, subject=username,
            details={"username": username[:150], "ip": ip, "counters_cleared": counters})
+
+
+def email_sent(user: Any, *, kind: str) -> None:
+    """An email went to the user (accounts.tasks): which kind, never its link or code."""
+    action = Action.EMAIL_VERIFICATION_SENT if kind == "verify_email" else Action.EMAIL_SENT
+    record(action, actor=system_actor("tessera mail"), subject=user.username, target=_user_target(user),
+           details={"kind": kind})
+
+
+def password_reset_requested(user: Any | None) -> None:
+    """Someone asked for a reset link: for a user (the email is queued), or for an address no
+    active user of the tenant has (recorded without the address typed)."""
+    if user is None:
+        record(Action.PASSWORD_RESET_REQUESTED, actor=ANONYMOUS, outcome=Outcome.FAILURE,
+               details={"reason": "no active user with that email"})
+        return
+    record(Action.PASSWORD_RESET_REQUESTED, actor=ANONYMOUS, subject=user.username, target=_user_target(user))
+
+
+def email_verified(user: Any) -> None:
+    record(Action.EMAIL_VERIFIED, actor=user_actor(user), subject=user.username, target=_user_target(user),
+           details={"email_domain": user.email.rsplit("@", 1)[-1]})
+
+
+def registered(user: Any) -> None:
+    record(Action.USER_REGISTERED, actor=user_actor(user), subject=user.username, target=_user_target(user),
+           details={"username": user.username})
+
+
+def profile_changed(user: Any, *, fields: list[str]) -> None:
+    record(Action.USER_UPDATED, actor=user_actor(user), subject=user.username, target=_user_target(user),
+           details={"fields": sorted(fields), "by": "self"})
+
+
+def session_revoked(user: Any, *, sids: list[str], current: bool) -> None:
+    record(Action.SESSION_REVOKED, actor=user_actor(user), subject=user.username, target=_user_target(user),
+           details={"sids": sids, "current": current})
+
+
+def signed_out_everywhere(user: Any, *, sessions: int) -> None:
+    record(Action.SIGNED_OUT_EVERYWHERE, actor=user_actor(user), subject=user.username, target=_user_target(user),
+           details={"sessions_ended": sessions})
+
+
+def risk_step_up(user: Any, *, score: int, threshold: int, reasons: list[str], by_email: bool) -> None:
+    """A sign-in that a password would have finished must pass a second factor: its score was
+    above the tenant's threshold."""
+    record(Action.RISK_STEP_UP, actor=user_actor(user), subject=user.username, target=_user_target(user),
+           details={"score": score, "threshold": threshold, "reasons": reasons,
+                    "factor": "email code" if by_email else "enrolled factor"})

@@ -7,6 +7,7 @@ from typing import ClassVar, Self
 
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.contrib.auth.validators import UnicodeUsernameValidator
+from django.contrib.sessions.base_session import AbstractBaseSession
 from django.db import models
 from django.db.models.functions import Lower
 
@@ -24,6 +25,8 @@ class User(TenantOwned, AbstractUser):
     )
     email = models.EmailField(blank=True)
     email_verified = models.BooleanField(default=False)
+    # Created by its owner on the registration page: signs in only once the email is verified.
+    self_registered = models.BooleanField(default=False, editable=False)
     # The OpenID "sub": stable, opaque, never reused; unlike the pk it reveals no counts.
     uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     # OpenID's updated_at: when the profile last changed (not when the account was created).
@@ -85,6 +88,34 @@ class LoginThrottle(TenantOwned):
         return f"{self.scope} {self.username or '-'} {self.ip or self.device[:8] or '-'}: {self.failures}"
 
 
+class BrowserSession(TenantOwned, AbstractBaseSession):  # type: ignore[misc]  # TenantOwned's scoped objects wins
+    """A browser session (SESSION_ENGINE = "accounts.sessions"): Django's session row, which
+    also says whose it is and from where, so a person can see and end their sessions.
+
+    Every column but the key and data is derived from the session data at each save
+    (accounts.sessions.SessionStore.create_model_instance): nothing here is a second source of
+    truth. The session key is Django's, stored as Django stores it.
+    """
+
+    user = models.ForeignKey(User, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    sid = models.CharField(max_length=64, blank=True, default="", help_text="The OpenID sid of the sign-in.")
+    ip = models.CharField(max_length=45, blank=True, default="")
+    user_agent = models.CharField(max_length=256, blank=True, default="")
+    signed_in_at = models.DateTimeField(null=True, blank=True)
+    last_seen = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        base_manager_name = "unscoped"
+        indexes = [models.Index(fields=["tenant", "user"], name="accounts_session_by_user"),
+                   models.Index(fields=["expire_date"], name="accounts_session_expiry")]
+
+    @classmethod
+    def get_session_store_class(cls):
+        from accounts.sessions import SessionStore
+
+        return SessionStore
+
+
 # The second factors' models live in accounts.devices and are imported here, after User:
 # django-otp-webauthn's models module asks for the user model when it is imported.
 from accounts.devices import (  # noqa: E402
@@ -96,5 +127,5 @@ from accounts.devices import (  # noqa: E402
     TOTPDevice,
 )
 
-__all__ = ["LoginThrottle", "Passkey", "PasskeyAttestation", "RecoveryCode", "RecoveryCodeSet", "TOTPDevice",
-           "TenantDeviceManager", "User"]
+__all__ = ["BrowserSession", "LoginThrottle", "Passkey", "PasskeyAttestation", "RecoveryCode", "RecoveryCodeSet",
+           "TOTPDevice", "TenantDeviceManager", "User"]

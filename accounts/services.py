@@ -37,12 +37,16 @@ def create_user(*, username: str, email: str, password: str, email_verified: boo
     return user
 
 
-def change_password(user, new_password: str, *, reason: str = "changed") -> None:
+def change_password(user, new_password: str, *, reason: str = "changed", keep_sid: str = "") -> None:
     """Set a validated new password; every token the user holds is revoked (idp listens to
-    ``accounts.signals.credentials_changed``) and the change is an audit event."""
+    ``accounts.signals.credentials_changed``), every session of theirs ends but the sign-in
+    ``keep_sid`` (the one making the change), and the change is an audit event."""
+    from accounts.sessions import end_sessions
+
     password_validation.validate_password(new_password, user)
     with transaction.atomic():
         user.set_password(new_password)
         user.save(update_fields=["password"])
         events.password_changed(user, reason=reason)
         credentials_changed.send(sender=type(user), user=user, reason=reason)
+        end_sessions(user, reason=f"password {reason}", keep_sid=keep_sid)

@@ -7,3 +7,7 @@ authentication hash no longer matches (the session that made the change is kept)
 from django.dispatch import Signal
 
 credentials_changed = Signal()  # sender: the user model; kwargs: user, reason
+
+# Sessions of a user were ended (accounts.sessions.end_sessions): idp revokes the tokens
+# issued through each sid (every token of the user with all_tokens), in the same transaction.
+sessions_ended = Signal()  # sender: the user model; kwargs: user, sids, reason, all_tokens

@@ -13,7 +13,7 @@ import django_otp
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 
-from accounts import events
+from accounts import events, risk
 from accounts.authn import Authentication, PendingSignIn, await_second_factor, sign_in
 from accounts.factors import factor_kinds, mfa_required, second_factor_needed, usable_kinds
 from tenants.services import policy_for
@@ -36,9 +36,21 @@ def complete_sign_in(request: HttpRequest, user: Any, amr: list[str], *, kind: s
 def finish_pending(request: HttpRequest, pending: PendingSignIn, methods: list[str], *, kind: str,
                    device: Any = None) -> Authentication:
     """The second factor passed: the pending sign-in becomes the session's, multi-factor."""
-    return complete_sign_in(request, pending.user, [*pending.amr, *methods, "mfa"], kind=kind,
-                            purpose=pending.purpose, device=device,
-                            fresh=[*methods, "mfa"] if pending.purpose == "step_up" else None)
+    authn = complete_sign_in(request, pending.user, [*pending.amr, *methods, "mfa"], kind=kind,
+                             purpose=pending.purpose, device=device,
+                             fresh=[*methods, "mfa"] if pending.purpose == "step_up" else None)
+    if pending.risk:
+        risk.notify_new_sign_in(pending.user)
+    return authn
+
+
+def finish_email_code(request: HttpRequest, pending: PendingSignIn) -> Authentication:
+    """A risky sign-in of a user with no factor passed the emailed code. The code proves the
+    person reads the account's mailbox, a check on this sign-in, not a factor of the account:
+    amr gains "otp" but not "mfa", and acr stays "1" (decision 45)."""
+    authn = complete_sign_in(request, pending.user, [*pending.amr, "otp"], kind="email", purpose="risk")
+    risk.notify_new_sign_in(pending.user)
+    return authn
 
 
 def finish_enrolment(request: HttpRequest, pending: PendingSignIn, methods: list[str], *, kind: str,
@@ -70,13 +82,36 @@ def after_password(request: HttpRequest, user: Any, next_url: str) -> HttpRespon
     policy = policy_for(request.tenant)  # type: ignore[attr-defined]
     kinds = factor_kinds(user)
     if not second_factor_needed(user, policy, kinds):
-        complete_sign_in(request, user, ["pwd"])
-        return HttpResponseRedirect(next_url)
+        score, reasons = risk.assess(user)
+        if not risk.step_up_needed(user, score, policy):
+            complete_sign_in(request, user, ["pwd"])
+            return HttpResponseRedirect(next_url)
+        return _risk_step_up(request, user, policy, kinds, score, reasons, next_url)
     # Enrol first only when a factor is required and the user has none that could answer the
     # MFA step (recovery codes included: whoever holds them must use one before enrolling).
     enrol = mfa_required(user, policy) and not usable_kinds(kinds, policy)
     await_second_factor(request, user, ["pwd"], enrol=enrol, purpose="sign_in")
     return HttpResponseRedirect(tenant_url(request, "accounts:enrol" if enrol else "accounts:mfa", next_url))
+
+
+def _risk_step_up(request: HttpRequest, user: Any, policy: Any, kinds: Any, score: int, reasons: list[str],
+                  next_url: str) -> HttpResponse:
+    """The password was right but the sign-in scores above the tenant's threshold: the MFA
+    step with the user's own factor, else with a code sent to their email address."""
+    by_email = not usable_kinds(kinds, policy)
+    if by_email and not user.email:
+        events.risk_step_up(user, score=score, threshold=policy.risk_step_up_threshold, reasons=reasons,
+                            by_email=False)
+        raise NoSecondCheck
+    state = risk.record_step_up(user, score=score, reasons=reasons, policy=policy, by_email=by_email)
+    await_second_factor(request, user, ["pwd"], enrol=False, purpose="sign_in", risk=state)
+    if by_email:
+        risk.send_email_code(request, user)
+    return HttpResponseRedirect(tenant_url(request, "accounts:mfa", next_url))
+
+
+class NoSecondCheck(Exception):
+    """A risky sign-in of a user with neither a factor nor an email address: refused."""
 
 
 def step_up(request: HttpRequest, user: Any, amr: tuple[str, ...], next_url: str, *, reason: str) -> HttpResponse:

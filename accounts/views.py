@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.contrib.auth import authenticate
@@ -10,28 +11,50 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
 
-from accounts import events, lockout
+from accounts import events, lockout, risk
 from accounts.authn import abandon_pending, pending_sign_in
 from accounts.factors import factors_of, verify_otp_token
 from accounts.forms import LoginForm, OTPForm
 from accounts.passkeys import passkeys_usable_here
-from accounts.signin import after_password, finish_pending, may_enrol
+from accounts.registration import must_verify, refuse_unverified
+from accounts.signin import NoSecondCheck, after_password, finish_email_code, finish_pending, may_enrol
 from audit.context import DEVICE_COOKIE
 from tenants.services import policy_for
 
-INVALID_CREDENTIALS = "The username or password is not correct."
-INVALID_CODE = "That code is not valid. Codes work once; wait for the next one or use a recovery code."
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
+# Lazy: translated into the language of the page that shows them (tenants.locale).
+INVALID_CREDENTIALS = gettext_lazy("The username or password is not correct.")
+INVALID_CODE = gettext_lazy(
+    "That code is not valid. Codes work once; wait for the next one or use a recovery code.")
 
 
-def locked_message(retry_after: int) -> str:
-    """What a refused attempt is told: the same whoever the identifier names, or nobody."""
-    minutes = max(1, -(-retry_after // 60))
-    wait = f"{retry_after} seconds" if retry_after < 120 else f"{minutes} minutes"
-    return f"Too many failed attempts. Try again in {wait}, or reset your password."
+NO_SECOND_CHECK_TITLE = "This sign-in needs another check"
+NO_SECOND_CHECK = ("This sign-in looks unusual, and your account has neither a second factor nor an email "
+                   "address to send a code to. Ask your administrator for help.")
+
+
+def locked_message(retry_after: int) -> StrOrPromise:
+    """What a refused attempt is told: the same whoever the identifier names, or nobody.
+
+    Whole sentences per plural form, so each language can place the number where it goes.
+    A str, typed as wide as the lazy constants above, which the views' ``error`` also holds."""
+    if retry_after < 120:
+        return ngettext(
+            "Too many failed attempts. Try again in %(count)d second, or reset your password.",
+            "Too many failed attempts. Try again in %(count)d seconds, or reset your password.",
+            retry_after) % {"count": retry_after}
+    minutes = -(-retry_after // 60)
+    return ngettext(
+        "Too many failed attempts. Try again in %(count)d minute, or reset your password.",
+        "Too many failed attempts. Try again in %(count)d minutes, or reset your password.",
+        minutes) % {"count": minutes}
 
 
 def _refused(response: HttpResponse, decision: lockout.Decision | None) -> HttpResponse:
@@ -70,7 +93,13 @@ def login_view(request: HttpRequest, tenant: str) -> HttpResponse:
             )
             if user is not None:
                 lockout.passed(request)
-                return remember_device(request, after_password(request, user, next_url))
+                if must_verify(user, policy_for(request.tenant)):  # type: ignore[attr-defined]
+                    return remember_device(request, refuse_unverified(request, user))
+                try:
+                    return remember_device(request, after_password(request, user, next_url))
+                except NoSecondCheck:
+                    return render(request, "error.html", {"title": NO_SECOND_CHECK_TITLE,
+                                                          "message": NO_SECOND_CHECK}, status=403)
             decision = getattr(request, "tessera_lockout", None)
         error = locked_message(decision.retry_after) if decision and not decision.allowed else INVALID_CREDENTIALS
     else:
@@ -79,6 +108,7 @@ def login_view(request: HttpRequest, tenant: str) -> HttpResponse:
     response = render(request, "accounts/login.html", {
         "form": form, "next": next_url, "error": error,
         "passkeys": policy.allow_passkeys and policy.allow_passwordless and passkeys_usable_here(request),
+        "registration_open": policy.allow_self_registration,
     }, status=429 if decision is not None and not decision.allowed else 200)
     return remember_device(request, _refused(response, decision))
 
@@ -96,6 +126,8 @@ def mfa_view(request: HttpRequest, tenant: str) -> HttpResponse:
         return HttpResponseRedirect(_with_next(reverse("accounts:enrol", kwargs={"tenant": tenant}), next_url))
     policy = policy_for(request.tenant)  # type: ignore[attr-defined]
     usable = factors_of(pending.user).usable(policy)
+    # A risky sign-in of a user with no factor answers with the code emailed to them.
+    by_email = bool(pending.risk and pending.risk.get("email"))
     error, decision = None, None
     form = OTPForm(request.POST or None)
     if request.method == "POST":
@@ -107,6 +139,14 @@ def mfa_view(request: HttpRequest, tenant: str) -> HttpResponse:
         if not decision.allowed:
             events.factor_failed(pending.user, kind="otp", reason="locked out")
             error = locked_message(decision.retry_after)
+        elif by_email:
+            if form.is_valid() and risk.check_email_code(request, pending.user, form.cleaned_data["otp_token"]):
+                lockout.passed(request)
+                finish_email_code(request, pending)
+                return HttpResponseRedirect(next_url)
+            lockout.failed(request)
+            events.factor_failed(pending.user, kind="email", reason="invalid or expired emailed code")
+            error = INVALID_CODE
         else:
             answer = verify_otp_token(pending.user, request.POST.get("otp_token", ""), policy) \
                 if form.is_valid() else None
@@ -119,8 +159,9 @@ def mfa_view(request: HttpRequest, tenant: str) -> HttpResponse:
             events.factor_failed(pending.user, kind="otp", reason="invalid, replayed or throttled code")
             error = INVALID_CODE
     response = render(request, "accounts/mfa.html", {
-        "form": form, "next": next_url, "error": error, "codes": bool(usable & {"totp", "recovery"}),
-        "passkeys": "passkey" in usable and passkeys_usable_here(request), "step_up": pending.purpose == "step_up",
+        "form": form, "next": next_url, "error": error, "codes": by_email or bool(usable & {"totp", "recovery"}),
+        "passkeys": not by_email and "passkey" in usable and passkeys_usable_here(request),
+        "step_up": pending.purpose == "step_up", "email_code": by_email, "risky": bool(pending.risk),
     }, status=(429 if decision is not None and not decision.allowed else 400) if error else 200)
     return _refused(response, decision)
 

@@ -4,10 +4,13 @@ None of them reads the request body or runs CSRF checks: Django's default ``bad_
 is wrapped in ``requires_csrf_token``, which parses the body again, so a body that could not
 be parsed the first time (a form posted in an unknown or invalid charset) turned the 400
 into a 500.
+
+The texts are translated when the page is made, in the request's language (tenants.locale).
 """
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.translation import gettext as _
 
 
 def _page(request: HttpRequest, status: int, title: str, message: str) -> HttpResponse:
@@ -16,27 +19,27 @@ def _page(request: HttpRequest, status: int, title: str, message: str) -> HttpRe
 
 def not_available(request: HttpRequest, message: str) -> HttpResponse:
     """A feature the tenant's policy turned off, as a readable page (403)."""
-    return _page(request, 403, "Not available here", message)
+    return _page(request, 403, _("Not available here"), message)
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     """Explain a CSRF failure to a person instead of Django's debug page."""
-    return _page(request, 403, "This form has expired",
-                 "Please go back, reload the page and try again. Cookies must be enabled for this site.")
+    return _page(request, 403, _("This form has expired"),
+                 _("Please go back, reload the page and try again. Cookies must be enabled for this site."))
 
 
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    return _page(request, 400, "The request could not be read",
-                 "Please go back and try again. If you sent a form, send it as UTF-8.")
+    return _page(request, 400, _("The request could not be read"),
+                 _("Please go back and try again. If you sent a form, send it as UTF-8."))
 
 
 def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    return _page(request, 403, "Not allowed", "You may not open this page.")
+    return _page(request, 403, _("Not allowed"), _("You may not open this page."))
 
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    return _page(request, 404, "Page not found", "There is nothing at this address.")
+    return _page(request, 404, _("Page not found"), _("There is nothing at this address."))
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
-    return _page(request, 500, "Something went wrong", "Please try again in a moment.")
+    return _page(request, 500, _("Something went wrong"), _("Please try again in a moment."))

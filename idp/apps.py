@@ -33,12 +33,20 @@ class IdpConfig(AppConfig):
 
         tenant_created.connect(provision, weak=False, dispatch_uid="idp.provision_keys")
 
-        from accounts.signals import credentials_changed
-        from idp.services.tokens import revoke_user_tokens
+        from accounts.signals import credentials_changed, sessions_ended
+        from idp.services.tokens import revoke_session_tokens, revoke_user_tokens
 
         def revoke_all(sender, user, reason, **kwargs) -> None:
             revoke_user_tokens(user, reason=reason)  # in the transaction of the change
 
+        def revoke_sessions(sender, user, sids, reason, all_tokens=False, **kwargs) -> None:
+            if all_tokens:
+                revoke_user_tokens(user, reason=reason)
+                return
+            for sid in sids:
+                revoke_session_tokens(user, sid)
+
         credentials_changed.connect(revoke_all, weak=False, dispatch_uid="idp.revoke_user_tokens")
+        sessions_ended.connect(revoke_sessions, weak=False, dispatch_uid="idp.revoke_session_tokens")
         # The tenant's signing keys sign its audit checkpoints (audit does not import idp).
         checkpoints.use_signer(keys.CheckpointSigner())

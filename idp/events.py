@@ -45,6 +45,13 @@ def consent_granted(user: Any, application: Application, scopes: list[str]) -> N
            target=("client", application.client_id), details={"scope": sorted(set(scopes))})
 
 
+def consent_revoked(user: Any, application: Application, *, scopes: list[str], families: int) -> None:
+    """The user withdrew a consent on the account page; the client's tokens went with it."""
+    record(Action.CONSENT_REVOKED, actor=user_actor(user), subject=user.username, target=("user", user.uid),
+           details={"client_id": application.client_id, "client": application.name[:200], "scope": sorted(scopes),
+                    "token_families_revoked": families})
+
+
 def token_issued(*, client: Application, user: Any, grant_type: str, scope: str, refresh: bool,
                  oidc: bool, family: uuid.UUID | None, expires_in: int | None, spool: bool = False) -> None:
     """token.issued (any grant) or token.refreshed (the refresh grant)."""

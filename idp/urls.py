@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from idp.views import authorize, discovery, introspect, logout, token, userinfo
+from idp.views import applications, authorize, discovery, introspect, logout, token, userinfo
 
 app_name = "idp"
 urlpatterns = [
@@ -14,4 +14,7 @@ urlpatterns = [
     path("revoke", token.RevokeTokenView.as_view(), name="revoke"),
     path("introspect", introspect.IntrospectView.as_view(), name="introspect"),
     path("logout", logout.LogoutView.as_view(), name="logout"),
+    # The account page's applications (consents): idp's part of {issuer}/account/.
+    path("account/applications", applications.applications_view, name="applications"),
+    path("account/applications/<int:pk>/revoke", applications.revoke_view, name="application-revoke"),
 ]

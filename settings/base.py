@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from django.utils.functional import lazy
+from django.utils.translation import gettext_lazy as _
 
 from settings.database import parse_database_url
 from settings.env import env_bool, env_int, env_list, env_str
@@ -63,6 +64,8 @@ MIDDLEWARE = [
     "tenants.middleware.TenantMiddleware",
     "audit.middleware.AuditChainMiddleware",
     "tenants.sessions.TenantSessionMiddleware",
+    # The pages' language: ui_locales (kept in the session for the flow), else Accept-Language.
+    "tenants.locale.LanguageMiddleware",
     "django.middleware.common.CommonMiddleware",
     "tenants.csrf.TenantCsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -86,6 +89,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "tenants.context_processors.tenant",
+                "tenants.branding.branding",
             ],
         },
     },
@@ -158,6 +162,10 @@ OTP_WEBAUTHN_SUPPORTED_COSE_ALGORITHMS = [-7, -8, -257]
 OTP_WEBAUTHN_TIMEOUT_SECONDS = 120
 
 LANGUAGE_CODE = "en"
+# The pages' languages (tenants.locale picks one per request); catalogues in locale/, compiled
+# .mo files committed (CI does not compile them).
+LANGUAGES = [("en", _("English")), ("de", _("German"))]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
@@ -167,7 +175,7 @@ STATIC_ROOT: Path | None = BASE_DIR / "var" / "static"  # None in dev and test
 STATICFILES_DIRS = [BASE_DIR / "static"]
 
 # Sessions: one cookie per tenant, scoped to /t/<slug>/ (see tenants.sessions).
-SESSION_ENGINE = "tenants.sessions"
+SESSION_ENGINE = "accounts.sessions"
 SESSION_COOKIE_NAME = "tessera_session"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE: Literal["Lax", "Strict", "None", False] = "Lax"
@@ -239,10 +247,11 @@ OAUTH2_PROVIDER = {
     "OIDC_RESPONSE_TYPES_SUPPORTED": ["code"],
     "OIDC_TOKEN_ENDPOINT_AUTH_METHODS_SUPPORTED": ["client_secret_basic", "client_secret_post", "none"],
     "SCOPES": {
-        "openid": "Sign you in",
-        "profile": "See your name and username",
-        "email": "See your email address",
-        "offline_access": "Stay signed in to the app",
+        # Shown on the consent page, in the page's language.
+        "openid": _("Sign you in"),
+        "profile": _("See your name and username"),
+        "email": _("See your email address"),
+        "offline_access": _("Stay signed in to the app"),
     },
     "DEFAULT_SCOPES": ["openid"],
     "AUTHORIZATION_CODE_EXPIRE_SECONDS": 60,
@@ -277,7 +286,21 @@ OAUTH2_PROVIDER = {
 
 LOGIN_URL = "accounts:login"
 
+# Email (accounts.mail, sent from a Celery task): the console in development, SMTP from the
+# environment in production (EMAIL_BACKEND=django.core.mail.backends.smtp.EmailBackend).
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Tessera <no-reply@localhost>")
+# Links sent by email (accounts.tokens): how long each works, in seconds.
+TESSERA_PASSWORD_RESET_TIMEOUT = env_int("TESSERA_PASSWORD_RESET_TIMEOUT", 3600)
+TESSERA_EMAIL_VERIFICATION_TIMEOUT = env_int("TESSERA_EMAIL_VERIFICATION_TIMEOUT", 3 * 24 * 3600)
+PASSWORD_RESET_TIMEOUT = max(TESSERA_PASSWORD_RESET_TIMEOUT, TESSERA_EMAIL_VERIFICATION_TIMEOUT)
 
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", env_str("REDIS_URL", "memory://"))
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", True)

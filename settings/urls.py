@@ -1,12 +1,14 @@
 """Root URLconf: platform-level routes and each tenant's routes under /t/<tenant>/."""
 
-from django.urls import include, path, re_path
+from django.urls import URLPattern, URLResolver, include, path, re_path
 
 from idp.views import discovery
+from tenants.branding import branding_css
 
-tenant_patterns = [
+tenant_patterns: list[URLPattern | URLResolver] = [
     path("", include("idp.urls")),
     path("", include("accounts.urls")),
+    path("branding.css", branding_css, name="branding-css"),
 ]
 
 urlpatterns = [

@@ -7,6 +7,7 @@ from django.db import models
 
 from tenants.context import require_tenant
 from tenants.managers import TenantScopedManager
+from tenants.validators import validate_logo
 
 SLUG_RE = r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$"
 
@@ -21,6 +22,15 @@ class Tenant(models.Model):
         help_text="Appears in every URL of the tenant: /t/<slug>/.",
     )
     name = models.CharField(max_length=200)
+    # Branding of the tenant's pages (tenants.branding): no inline style, the CSP unchanged.
+    display_name = models.CharField(max_length=200, blank=True, default="",
+                                    help_text="Shown on the sign-in and account pages. Empty: the name.")
+    logo = models.TextField(blank=True, default="", validators=[validate_logo],
+                            help_text="A data: URI of a PNG, JPEG, WebP or SVG image, at most 64 KiB.")
+    primary_color = models.CharField(
+        max_length=7, blank=True, default="",
+        validators=[RegexValidator(r"^#[0-9a-fA-F]{6}$", "A colour as #rrggbb.")],
+        help_text="Buttons and links, as #rrggbb. Empty: Tessera's blue.")
     is_active = models.BooleanField(default=True)
     created = models.DateTimeField(auto_now_add=True)
 
@@ -90,12 +100,25 @@ class SecurityPolicy(TenantOwned):
     ip_failure_limit = models.PositiveIntegerField(
         default=50, validators=[MinValueValidator(1), MaxValueValidator(100_000)],
         help_text="Failed sign-ins from one IP, any username, before the IP is locked (spraying).")
+    # The account lifecycle (accounts.registration): off by default.
+    allow_self_registration = models.BooleanField(
+        default=False, help_text="Anyone may create an account on the sign-in page (email verified first).")
+    require_verified_email = models.BooleanField(
+        default=False, help_text="Users must verify their email address before they can sign in "
+                                 "(self-registered users always must).")
+    # Risk-based sign-in (accounts.risk): a score above this sends a password-only sign-in
+    # through the MFA step (a one-time code by email for users with no factor).
+    risk_step_up_threshold = models.PositiveSmallIntegerField(
+        default=25, validators=[MinValueValidator(0), MaxValueValidator(100)],
+        help_text="Risk score (0-100) above which a sign-in must pass a second factor. 100: never.")
     updated = models.DateTimeField(auto_now=True)
 
     class Meta:
         base_manager_name = "unscoped"
         constraints = [
             models.UniqueConstraint(fields=["tenant"], name="tenants_securitypolicy_one_per_tenant"),
+            models.CheckConstraint(condition=models.Q(risk_step_up_threshold__lte=100),
+                                   name="tenants_securitypolicy_risk_bounded"),
             models.CheckConstraint(condition=models.Q(lockout_failure_limit__gte=1, lockout_cooloff__gte=1,
                                                       ip_failure_limit__gte=1),
                                    name="tenants_securitypolicy_lockout_bounded"),

@@ -68,4 +68,5 @@ _POLICY_FIELDS = frozenset({
     "mfa", "allow_totp", "allow_passkeys", "allow_recovery_codes", "allow_passwordless",
     "session_idle_timeout", "session_absolute_timeout", "password_min_length", "passkey_rp_id",
     "lockout_failure_limit", "lockout_cooloff", "ip_failure_limit",
+    "allow_self_registration", "require_verified_email", "risk_step_up_threshold",
 })

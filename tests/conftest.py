@@ -10,7 +10,7 @@ from accounts.services import create_user
 from idp.models import GrantType
 from idp.services.clients import create_client
 from tenants.context import tenant_context
-from tenants.services import create_tenant
+from tenants.services import create_tenant, update_policy
 
 PASSWORD = "a-long-test-password-42"
 WEB_REDIRECT = "https://rp.example.test/callback"
@@ -30,6 +30,9 @@ class TenantWorld:
 
 def build_world(slug: str, name: str) -> TenantWorld:
     tenant = create_tenant(slug, name)
+    # Risk-based step-up off: a test's earlier wrong passwords and fresh browsers would send
+    # its sign-ins through an emailed code. tests/security/test_risk.py turns it on.
+    update_policy(tenant, risk_step_up_threshold=100)
     with tenant_context(tenant):
         user = create_user(username="alice", email="alice@example.com", password=PASSWORD,
                            email_verified=True, first_name="Alice", last_name="Liddell")

@@ -25,3 +25,26 @@ def record_consent(user: Any, application: Application, scopes: list[str]) -> No
 def has_consent(user: Any, application: Application, scopes: list[str]) -> bool:
     consent = Consent.objects.filter(user=user, application=application).first()
     return consent is not None and consent.covers(scopes)
+
+
+def consents_of(user: Any) -> list[Consent]:
+    """The applications ``user`` has allowed, newest first (the account page)."""
+    return list(Consent.objects.filter(user=user).select_related("application").order_by("-updated"))
+
+
+def revoke_consent(user: Any, consent_id: int) -> bool:
+    """Withdraw ``user``'s consent to one application, and every token that application holds
+    for them: its next refresh fails, its access tokens stop at introspection and userinfo.
+    False when the user has no such consent."""
+    from idp.services.tokens import revoke_client_tokens
+
+    with transaction.atomic():
+        consent = Consent.objects.select_for_update().filter(user=user, pk=consent_id) \
+            .select_related("application").first()
+        if consent is None:
+            return False
+        application = consent.application
+        consent.delete()
+        revoked = revoke_client_tokens(user, application)
+        events.consent_revoked(user, application, scopes=consent.scope.split(), families=revoked)
+    return True

@@ -196,6 +196,13 @@ def revoke_session_tokens(user: Any, sid: str) -> None:
             events.session_tokens_revoked(user, sid=sid, families=list(families))
 
 
+def revoke_client_tokens(user: Any, application: Any) -> int:
+    """Revoke the tokens ``application`` holds for ``user`` (a consent withdrawn); the number
+    of refresh-token families revoked. The caller records the event."""
+    families, _ = _revoke_where(user, application=application)
+    return len(families)
+
+
 def revoke_user_tokens(user: Any, *, reason: str) -> None:
     """Revoke every token ``user`` holds, at every client (a password change or reset)."""
     with transaction.atomic():

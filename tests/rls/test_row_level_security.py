@@ -21,14 +21,23 @@ from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from accounts import factors
-from accounts.models import LoginThrottle, Passkey, PasskeyAttestation, RecoveryCode, RecoveryCodeSet, TOTPDevice, User
+from accounts.models import (
+    BrowserSession,
+    LoginThrottle,
+    Passkey,
+    PasskeyAttestation,
+    RecoveryCode,
+    RecoveryCodeSet,
+    TOTPDevice,
+    User,
+)
+from accounts.sessions import SessionStore
 from audit import checkpoints
 from audit.models import AuditEvent, ChainHead, Checkpoint
 from idp.models import AccessToken, Application, Consent, Grant, IDToken, RefreshToken, SigningKey
 from tenants.context import tenant_context
 from tenants.models import SecurityPolicy
 from tenants.roles import database_role_problems
-from tenants.sessions import SessionStore
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 
@@ -43,7 +52,7 @@ TENANT_TABLES = [
     "accounts_passkeyattestation", "django_otp_webauthn_webauthnuserhandle",
     "django_otp_webauthn_webauthncredential", "django_otp_webauthn_webauthnattestation",
     "accounts_loginthrottle", "axes_accessattempt", "axes_accesslog", "axes_accessfailurelog",
-    "axes_accessattemptexpiration",
+    "axes_accessattemptexpiration", "accounts_browsersession",
 ]
 # Platform tables: no tenant data (the tenant registry, Django's catalogue of models and
 # permissions, global groups, applied migrations).
@@ -53,7 +62,7 @@ PLATFORM_TABLES = [
 ]
 TENANT_MODELS = [User, Application, Grant, AccessToken, RefreshToken, IDToken, SigningKey, Consent,
                  AuditEvent, ChainHead, Checkpoint, SecurityPolicy, TOTPDevice, RecoveryCodeSet, RecoveryCode,
-                 Passkey, PasskeyAttestation, LoginThrottle]
+                 Passkey, PasskeyAttestation, LoginThrottle, BrowserSession]
 # What the application role may not do at all, whatever the tenant (tenants.roles).
 NO_UPDATE = {"audit_auditevent", "audit_checkpoint"}
 NO_DELETE = NO_UPDATE | {"audit_chainhead"}
@@ -85,6 +94,12 @@ def _fill(world) -> None:
         session = SessionStore()
         session["hello"] = world.tenant.slug
         session.create()
+        # Django's own session table is no longer written (accounts 0009), but stays isolated.
+        from django.contrib.sessions.backends.db import SessionStore as DjangoSessionStore
+
+        old = DjangoSessionStore()
+        old["hello"] = world.tenant.slug
+        old.create()
         LogEntry.objects.create(user=user, content_type=ContentType.objects.get_for_model(User),
                                 object_id=str(user.pk), object_repr=str(user), action_flag=ADDITION)
         DeviceGrant.objects.create(client_id=app.client_id, device_code=uuid.uuid4().hex,

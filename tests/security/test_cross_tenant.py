@@ -247,16 +247,94 @@ def test_account_pages_of_b_with_a_session_of_a_ask_to_sign_in(live_server, issu
     browser, stolen = _stolen_session(live_server, issuer_a)
     assert requests.get(f"{issuer_a}/account/", cookies={"tessera_session": stolen}).status_code == 200
     for page in ("account/", "account/step-up", "account/password", "account/totp", "account/recovery-codes",
-                 "account/passkeys"):
+                 "account/passkeys", "account/profile", "account/applications"):
         response = requests.get(f"{issuer_b}/{page}", cookies={"tessera_session": stolen}, allow_redirects=False)
         assert response.status_code == 302 and "/t/globex/login" in response.headers["Location"], page
     # Removing a factor at B with A's session and CSRF token: refused before anything is looked up.
     csrf = next(c.value for c in browser.http.cookies if c.name == "tessera_csrf")
-    for action in ("account/totp/00000000-0000-0000-0000-000000000000/delete", "account/passkeys/1/delete"):
+    sid = _sid_of(world_a)
+    for action in ("account/totp/00000000-0000-0000-0000-000000000000/delete", "account/passkeys/1/delete",
+                   f"account/sessions/{sid}/revoke", "account/sign-out-everywhere", "account/applications/1/revoke"):
         response = requests.post(f"{issuer_b}/{action}", cookies={"tessera_session": stolen, "tessera_csrf": csrf},
                                  data={"csrfmiddlewaretoken": csrf}, allow_redirects=False)
         assert response.status_code in (302, 403), (action, response.status_code)
         assert "/t/acme/" not in response.headers.get("Location", "")
+    # A's session lives on: nothing at B ended it.
+    assert requests.get(f"{issuer_a}/account/", cookies={"tessera_session": stolen}).status_code == 200
+
+
+def test_branding_of_b_wears_nothing_of_a(live_server, issuer_a, issuer_b, world_a, world_b):
+    from tenants.models import Tenant
+
+    Tenant.objects.filter(pk=world_a.tenant.pk).update(primary_color="#aa1100", display_name="Acme Brand")
+    assert "#aa1100" in requests.get(f"{issuer_a}/branding.css").text
+    sheet_b = requests.get(f"{issuer_b}/branding.css")
+    assert sheet_b.status_code == 200 and "#aa1100" not in sheet_b.text
+    login_b = requests.get(f"{issuer_b}/login").text
+    assert "Acme Brand" not in login_b and "/t/acme/branding.css" not in login_b
+
+
+def _sid_of(world) -> str:
+    from accounts.models import BrowserSession
+
+    with tenant_context(world.tenant):
+        return BrowserSession.objects.exclude(sid="").values_list("sid", flat=True).first()
+
+
+def _emailed_link(mailoutbox, marker: str) -> str:
+    import re
+
+    return next(m for m in re.findall(r"https?://\S+", mailoutbox[-1].body) if marker in m)
+
+
+def test_reset_and_verification_links_of_a_do_nothing_at_b(live_server, issuer_a, issuer_b, world_a, world_b,
+                                                           mailoutbox):
+    """A's user asks B for a reset: B has no such address for them (same page, nothing sent).
+    A's reset and verification links opened at B: refused, and the reset link still works at A."""
+    http = requests.Session()
+    http.get(f"{issuer_b}/password/reset/")
+    with tenant_context(world_b.tenant):
+        type(world_b.user).objects.filter(pk=world_b.user.pk).update(email="bob@globex.example")
+    sent = http.post(f"{issuer_b}/password/reset/", data={"email": "alice@example.com",
+                                                          "csrfmiddlewaretoken": http.cookies["tessera_csrf"]})
+    assert sent.status_code == 200 and "data-password-reset-sent" in sent.text and not mailoutbox
+
+    http_a = requests.Session()
+    http_a.get(f"{issuer_a}/password/reset/")
+    http_a.post(f"{issuer_a}/password/reset/", data={"email": "alice@example.com",
+                                                     "csrfmiddlewaretoken": http_a.cookies["tessera_csrf"]})
+    link = _emailed_link(mailoutbox, "/password/reset/")
+    assert link.startswith(f"{issuer_a}/password/reset/")
+    at_b = requests.get(link.replace("/t/acme/", "/t/globex/"), allow_redirects=False)
+    assert at_b.status_code == 400 and "data-link-invalid" in at_b.text
+    assert requests.get(link, allow_redirects=False).status_code == 302  # untouched at A
+
+    from accounts import mail
+
+    with tenant_context(world_a.tenant, base_url=live_server.url):
+        from django.db import transaction
+
+        with transaction.atomic():
+            mail.send(world_a.user, "verify_email")
+    verify = _emailed_link(mailoutbox, "/verify-email/")
+    at_b = requests.get(verify.replace("/t/acme/", "/t/globex/"))
+    assert at_b.status_code == 400 and "data-link-invalid" in at_b.text
+
+
+def test_registration_and_resend_of_b_know_nothing_of_a(live_server, issuer_a, issuer_b, world_a, world_b,
+                                                      mailoutbox):
+    """Registration is off at B (the default): a readable refusal. The resend button at B with
+    A's session sends nothing."""
+    from tenants.services import update_policy
+
+    update_policy(world_a.tenant, allow_self_registration=True)
+    assert requests.get(f"{issuer_a}/register").status_code == 200
+    assert requests.get(f"{issuer_b}/register").status_code == 403
+    browser, stolen = _stolen_session(live_server, issuer_a)
+    csrf = next(c.value for c in browser.http.cookies if c.name == "tessera_csrf")
+    resend = requests.post(f"{issuer_b}/verify-email", cookies={"tessera_session": stolen, "tessera_csrf": csrf},
+                           data={"csrfmiddlewaretoken": csrf}, allow_redirects=False)
+    assert resend.status_code in (200, 403) and not mailoutbox
 
 
 def test_passkey_ceremonies_of_b_know_nobody_of_a(live_server, issuer_a, issuer_b, world_a, world_b):
@@ -308,6 +386,17 @@ MATRIX = {
     "accounts:passkey-register-complete": ["test_passkey_ceremonies_of_b_know_nobody_of_a"],
     "accounts:passkey-auth-begin": ["test_passkey_ceremonies_of_b_know_nobody_of_a"],
     "accounts:passkey-auth-complete": ["test_passkey_ceremonies_of_b_know_nobody_of_a"],
+    "accounts:profile": ["test_account_pages_of_b_with_a_session_of_a_ask_to_sign_in"],
+    "accounts:session-revoke": ["test_account_pages_of_b_with_a_session_of_a_ask_to_sign_in"],
+    "accounts:sign-out-everywhere": ["test_account_pages_of_b_with_a_session_of_a_ask_to_sign_in"],
+    "idp:applications": ["test_account_pages_of_b_with_a_session_of_a_ask_to_sign_in"],
+    "idp:application-revoke": ["test_account_pages_of_b_with_a_session_of_a_ask_to_sign_in"],
+    "accounts:password-reset": ["test_reset_and_verification_links_of_a_do_nothing_at_b"],
+    "accounts:password-reset-confirm": ["test_reset_and_verification_links_of_a_do_nothing_at_b"],
+    "accounts:verify-email": ["test_reset_and_verification_links_of_a_do_nothing_at_b"],
+    "accounts:register": ["test_registration_and_resend_of_b_know_nothing_of_a"],
+    "branding-css": ["test_branding_of_b_wears_nothing_of_a"],
+    "accounts:verify-email-resend": ["test_registration_and_resend_of_b_know_nothing_of_a"],
 }
 
 

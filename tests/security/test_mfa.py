@@ -327,7 +327,7 @@ def test_acr_values_steps_a_single_factor_session_up_without_the_password(live_s
     assert claims["acr"] == "2" and claims["amr"] == ["pwd", "otp", "mfa"]
     assert claims["sid"] == rp.verify_id_token(plain["id_token"])["sid"]  # the same session, stepped up
     # The session records which methods were used and when: the password then, the code now.
-    from tenants.sessions import SessionStore
+    from accounts.sessions import SessionStore
 
     with tenant_context(world_a.tenant):
         key = next(c.value for c in browser.http.cookies if c.name == "tessera_session")

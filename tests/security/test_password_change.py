@@ -26,7 +26,9 @@ def change(browser: Browser, issuer: str, old: str, new: str, again: str | None 
 
 
 def errors(page) -> list[str]:
-    return re.findall(r'class="error" role="alert">([^<]+)<', page.text)
+    """The messages in the error blocks tied to their fields (templates/accounts/_field.html)."""
+    blocks = re.findall(r'class="error" role="alert"[^>]*>(.*?)</div>', page.text, re.S)
+    return [m.strip() for block in blocks for m in re.findall(r"<p>([^<]+)</p>", block) or [block]]
 
 
 def test_the_current_password_is_required(live_server, issuer_a, world_a):
