@@ -135,3 +135,28 @@ def test_deactivated_users_tokens_are_dead_everywhere_at_once(live_server, issue
         response = token_request(issuer_a, {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
                                  client_id, secret)
         assert response.status_code == 400 and response.json()["error"] == "invalid_grant"
+
+
+def test_the_middleware_refuses_a_session_bound_to_another_tenant_whatever_the_store(world_a, world_b, settings):
+    """Two layers keep a session at its tenant: the session table is tenant-owned (the store
+    finds only this tenant's rows), and the middleware ignores a session bound to another
+    tenant. This checks the second alone, under a store that does not scope by tenant
+    (Django's cache store), as a session backend swapped in a deployment would be."""
+    from django.contrib.sessions.backends.cache import SessionStore as CacheStore
+    from django.http import HttpResponse
+    from django.test import RequestFactory
+
+    from tenants.sessions import SESSION_TENANT_KEY, TenantSessionMiddleware
+
+    stolen = CacheStore()
+    stolen[SESSION_TENANT_KEY] = world_a.tenant.pk
+    stolen["_auth_user_id"] = str(world_a.user.pk)
+    stolen.save()
+    middleware = TenantSessionMiddleware(lambda request: HttpResponse())
+    middleware.SessionStore = CacheStore
+    for world, kept in ((world_b, False), (world_a, True)):
+        request = RequestFactory().get(f"/t/{world.tenant.slug}/account/")
+        request.tenant = world.tenant
+        request.COOKIES[settings.SESSION_COOKIE_NAME] = stolen.session_key
+        middleware.process_request(request)
+        assert (request.session.get("_auth_user_id") == str(world_a.user.pk)) is kept, world.tenant.slug
