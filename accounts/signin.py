@@ -47,7 +47,7 @@ def finish_pending(request: HttpRequest, pending: PendingSignIn, methods: list[s
 def finish_email_code(request: HttpRequest, pending: PendingSignIn) -> Authentication:
     """A risky sign-in of a user with no factor passed the emailed code. The code proves the
     person reads the account's mailbox, a check on this sign-in, not a factor of the account:
-    amr gains "otp" but not "mfa", and acr stays "1" (decision 45)."""
+    amr gains "otp" but not "mfa", and acr stays "1" (decision 48)."""
     authn = complete_sign_in(request, pending.user, [*pending.amr, "otp"], kind="email", purpose="risk")
     risk.notify_new_sign_in(pending.user)
     return authn
