@@ -32,6 +32,7 @@ from tenants.locale import from_ui_locales
 from tenants.middleware import active_tenants
 from tests.conftest import PASSWORD, WEB_REDIRECT
 from tests.oidc import RelyingParty
+from tests.totp import current_code
 
 DISPLAY_NAME = "Acme Hearing Aids"
 COLOR = "#0f7b6c"  # a dark teal: white text on its buttons
@@ -229,7 +230,7 @@ def test_sign_in_page_works_with_a_screen_reader_and_a_keyboard(page, live_serve
 def test_the_second_step_ties_its_error_to_the_code_field(page, live_server, issuer_a, world_a):
     with tenant_context(world_a.tenant):
         device = start_totp_enrolment(world_a.user)
-        assert confirm_totp(device, pyotp.TOTP(totp_secret_text(device)).now())
+        assert confirm_totp(device, current_code(pyotp.TOTP(totp_secret_text(device))))
     page.goto(f"{issuer_a}/login")
     sign_in(page, "alice", PASSWORD)
     assert urlsplit(page.url).path == "/t/acme/login/mfa"

@@ -21,6 +21,7 @@ from tenants.services import update_policy
 from tests.browser.conftest import RP_ORIGIN, wait_until
 from tests.conftest import PASSWORD, WEB_REDIRECT
 from tests.oidc import RelyingParty
+from tests.totp import current_code, later_code
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -51,10 +52,6 @@ def id_token_claims(page, rp: RelyingParty, pending: dict) -> dict:
     page.wait_for_url(f"{RP_ORIGIN}/**")
     tokens = rp.exchange(page.url, pending)
     return rp.verify_id_token(tokens["id_token"], pending["nonce"])
-
-
-def later(totp: pyotp.TOTP, steps: int = 1) -> str:
-    return totp.at(time.time() + 30 * steps)
 
 
 def virtual_authenticator(page) -> tuple[object, str]:
@@ -103,7 +100,7 @@ def test_required_policy_enrols_totp_then_codes_work_once(page, live_server, iss
         page.click("[data-enrol=totp]")
     assert page.locator(".qr svg").count() == 1
     totp = pyotp.TOTP(page.locator("[data-totp-secret]").inner_text().strip())
-    submit_code(page, totp.now())
+    submit_code(page, current_code(totp))
     codes = page.locator("[data-recovery-code]").all_inner_texts()
     assert len(codes) == 10
     with page.expect_navigation():
@@ -114,7 +111,7 @@ def test_required_policy_enrols_totp_then_codes_work_once(page, live_server, iss
 
     # A new browser session: password, then the MFA step with a code of a later step.
     sign_out(page)
-    code = later(totp)
+    code = later_code(totp)
     url, pending = rp.authorization_url()
     page.goto(url)
     password(page)
@@ -154,14 +151,14 @@ def test_acr_values_steps_up_with_the_second_factor_only(page, live_server, issu
     password(elsewhere)
     elsewhere.goto(f"{issuer_a}/account/totp")
     totp = pyotp.TOTP(elsewhere.locator("[data-totp-secret]").inner_text().strip())
-    submit_code(elsewhere, totp.now())
+    submit_code(elsewhere, current_code(totp))
     other.close()
 
     url, pending = rp.authorization_url(acr_values="2")
     page.goto(url)
     assert "/login/mfa" in page.url
     assert page.locator('input[name="password"]').count() == 0
-    submit_code(page, later(totp))
+    submit_code(page, later_code(totp))
     claims = id_token_claims(page, rp, pending)
     assert claims["acr"] == "2" and claims["amr"] == ["pwd", "otp", "mfa"]
 

@@ -106,7 +106,8 @@ def _held_after(target: str):
 
 def test_one_totp_code_sent_twice_at_once_signs_in_once(live_server, issuer_a, world_a):
     from tests.security.flows import sign_in
-    from tests.security.test_mfa import _next_of, enrol_totp, later_code
+    from tests.security.test_mfa import _next_of, enrol_totp
+    from tests.totp import later_code
 
     setup = Browser(live_server.url)
     sign_in(setup, issuer_a)

@@ -20,6 +20,7 @@ from tenants.services import update_policy
 from tests.conftest import PASSWORD, WEB_REDIRECT
 from tests.oidc import Browser, RelyingParty, redirect_params
 from tests.security.flows import authorize_url, exchange, sign_in
+from tests.totp import current_code, later_code
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -39,16 +40,11 @@ def enrol_totp(browser: Browser, issuer: str) -> tuple[pyotp.TOTP, list[str]]:
     secret = SECRET_RE.search(page.text).group(1)
     assert "<svg" in page.text  # the QR code, rendered here
     totp = pyotp.TOTP(secret)
-    done = browser.submit(page, {"otp_token": totp.now(), "next": ""})
+    done = browser.submit(page, {"otp_token": current_code(totp), "next": ""})
     assert done.status_code == 200, done.text[:300]
     codes = CODES_RE.findall(done.text)
     assert len(codes) == 10
     return totp, codes
-
-
-def later_code(totp: pyotp.TOTP, steps: int = 1) -> str:
-    """A code of a later time step (the server accepts one step of drift each way)."""
-    return totp.at(time.time() + 30 * steps)
 
 
 def password_then_mfa_page(browser: Browser, issuer: str, client_id: str) -> tuple[requests.Response, dict]:
@@ -229,7 +225,7 @@ def test_required_policy_takes_the_user_through_enrolment(live_server, issuer_a,
     time.sleep(1.1)  # a wrong code throttles enrolment too
     page = browser.go(page.url)  # the same device: the secret shown again is the same
     assert SECRET_RE.search(page.text).group(1) == totp.secret
-    codes_page = browser.submit(page, {"otp_token": totp.now(), "next": _next_of(page)})
+    codes_page = browser.submit(page, {"otp_token": current_code(totp), "next": _next_of(page)})
     assert len(CODES_RE.findall(codes_page.text)) == 10
     onward = re.search(r'href="([^"]+)" data-continue', codes_page.text).group(1).replace("&amp;", "&")
     code = code_from(browser.go(requests.compat.urljoin(codes_page.url, onward)), request)
