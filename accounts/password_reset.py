@@ -25,8 +25,6 @@ from django.db.models.functions import Lower
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
-from django.utils.encoding import force_str
-from django.utils.http import urlsafe_base64_decode
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
@@ -73,14 +71,6 @@ def request_view(request: HttpRequest, tenant: str) -> HttpResponse:
     return render(request, "accounts/password_reset.html", {"form": form}, status=400 if form.errors else 200)
 
 
-def _user_from(uidb64: str) -> Any:
-    try:
-        uid = force_str(urlsafe_base64_decode(uidb64))
-        return get_user_model().objects.filter(uid=uid, is_active=True).first()
-    except (TypeError, ValueError, OverflowError, UnicodeDecodeError):
-        return None
-
-
 def _invalid_link(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/password_reset_invalid.html", {}, status=400)
 
@@ -89,7 +79,7 @@ def _invalid_link(request: HttpRequest) -> HttpResponse:
 @sensitive_variables("token")
 def confirm_view(request: HttpRequest, tenant: str, uidb64: str, token: str) -> HttpResponse:
     """The emailed link: checked, then the token moves into the session."""
-    user = _user_from(uidb64)
+    user = tokens.user_from_link(uidb64)
     if user is None or not tokens.password_reset.check_token(user, token):
         return _invalid_link(request)
     request.session[RESET_SESSION_TOKEN] = token
@@ -101,7 +91,7 @@ def confirm_view(request: HttpRequest, tenant: str, uidb64: str, token: str) -> 
 @csrf_protect
 @sensitive_post_parameters("new_password1", "new_password2")
 def set_password_view(request: HttpRequest, tenant: str, uidb64: str) -> HttpResponse:
-    user = _user_from(uidb64)
+    user = tokens.user_from_link(uidb64)
     token = request.session.get(RESET_SESSION_TOKEN)
     if user is None or not tokens.password_reset.check_token(user, token):
         return _invalid_link(request)

@@ -23,8 +23,6 @@ from django.db import IntegrityError, transaction
 from django.db.models.functions import Lower
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.utils.encoding import force_str
-from django.utils.http import urlsafe_base64_decode
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
@@ -92,7 +90,7 @@ class RegistrationForm(forms.Form):
 @sensitive_post_parameters("password1", "password2")
 def register_view(request: HttpRequest, tenant: str) -> HttpResponse:
     if not policy_for(require_tenant()).allow_self_registration:
-        return not_available(request, str(_("This organisation does not let people create their own accounts.")))
+        return not_available(request, _("This organisation does not let people create their own accounts."))
     form = RegistrationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -121,16 +119,9 @@ def _register(data: dict[str, Any]) -> None:
         return  # registered a moment ago by a concurrent request: the same page either way
 
 
-def _user_from(uidb64: str) -> Any:
-    try:
-        return get_user_model().objects.filter(uid=force_str(urlsafe_base64_decode(uidb64)), is_active=True).first()
-    except (TypeError, ValueError, OverflowError, UnicodeDecodeError, ValidationError):
-        return None
-
-
 @never_cache
 def verify_view(request: HttpRequest, tenant: str, uidb64: str, token: str) -> HttpResponse:
-    user = _user_from(uidb64)
+    user = tokens.user_from_link(uidb64)
     if user is None or not tokens.email_verification.check_token(user, token):
         return render(request, "accounts/verify_email_invalid.html", {}, status=400)
     with transaction.atomic():

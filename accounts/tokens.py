@@ -15,8 +15,21 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.tokens import PasswordResetTokenGenerator
-from django.utils.http import base36_to_int
+from django.core.exceptions import ValidationError
+from django.utils.encoding import force_str
+from django.utils.http import base36_to_int, urlsafe_base64_decode
+
+
+def user_from_link(uidb64: str) -> Any:
+    """The active user of the current tenant a link's ``uidb64`` names, or None for anything
+    else: a uid of another tenant, garbage, or base64 of something that is no UUID."""
+    try:
+        uid = force_str(urlsafe_base64_decode(uidb64))
+        return get_user_model().objects.filter(uid=uid, is_active=True).first()
+    except (TypeError, ValueError, OverflowError, UnicodeDecodeError, ValidationError):
+        return None
 
 
 class _PurposeTokens(PasswordResetTokenGenerator):

@@ -368,6 +368,17 @@ def test_inactive_tenant_is_a_404_page(live_server, issuer_a, world_a):
     assert response.status_code == 404 and "access_token" not in response.text
 
 
+# The uid part of an emailed link: base64 of no UUID ("1"), of bytes that are no UTF-8, not
+# base64 at all, and a UUID of nobody. Each link is a readable 400 page, never a 500.
+@pytest.mark.parametrize("uidb64", ["MQ", "_-8", "%00", "!!", "a" * 300,
+                                    "MDAwMDAwMDAtMDAwMC0wMDAwLTAwMDAtMDAwMDAwMDAwMDAw"])
+@pytest.mark.parametrize("link", ["password/reset", "verify-email"])
+def test_a_malformed_emailed_link_is_a_400_page(live_server, issuer_a, world_a, link, uidb64):
+    response = requests.get(f"{issuer_a}/{link}/{uidb64}/1a2b-0123456789abcdef", allow_redirects=False)
+    assert response.status_code == 400, (response.status_code, response.text[:200])
+    assert response.headers["Content-Type"].startswith("text/html")
+
+
 @pytest.mark.parametrize("charset", ["utf-16", "utf-32", "shift_jis", "iso-2022-jp", "no-such-charset", "utf-7"])
 @pytest.mark.parametrize("path", ["login", "logout", "authorize"])
 def test_a_form_posted_in_another_charset_gets_a_page_never_a_500(live_server, issuer_a, world_a, charset, path):
