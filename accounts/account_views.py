@@ -17,6 +17,7 @@ from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
@@ -33,6 +34,7 @@ from accounts.sessions import end_sessions, sessions_of
 from accounts.signin import finish_enrolment, may_enrol, step_up, tenant_url
 from accounts.views import INVALID_CODE, safe_next
 from audit import queries
+from audit import risk as audit_risk
 from core.views import not_available
 from tenants.context import require_tenant
 from tenants.services import policy_for
@@ -70,10 +72,12 @@ def account_view(request: HttpRequest, tenant: str) -> HttpResponse:
         return HttpResponseRedirect(tenant_url(request, "accounts:login", request.get_full_path()))
     policy = policy_for(require_tenant())
     user: Any = request.user
+    sign_ins = queries.recent_sign_ins(user.username)
+    for event in sign_ins:  # recorded in English, shown in the page's language
+        event.reasons = [audit_risk.describe(reason) for reason in event.risk_reasons]  # type: ignore[attr-defined]
     return render(request, "accounts/account.html", {
         "factors": factors.factors_of(user), "policy": policy, "authn": authn,
-        "sessions": sessions_of(user), "sign_ins": queries.recent_sign_ins(user.username),
-        "events": queries.recent_events_about(user),
+        "sessions": sessions_of(user), "sign_ins": sign_ins, "events": queries.recent_events_about(user),
     })
 
 
@@ -164,7 +168,7 @@ def totp_view(request: HttpRequest, tenant: str) -> HttpResponse:
     if redirect is not None:
         return redirect
     if not policy_for(require_tenant()).allow_totp:
-        return not_available(request, "Authenticator apps are not enabled for this organisation.")
+        return not_available(request, _("Authenticator apps are not enabled for this organisation."))
     next_url = safe_next(request, request.POST.get("next") or request.GET.get("next"))
     device = TOTPDevice.objects.filter(user=user, confirmed=False,
                                        uid=request.session.get(TOTP_ENROLMENT_KEY) or None).first()
@@ -219,7 +223,7 @@ def recovery_codes_view(request: HttpRequest, tenant: str) -> HttpResponse:
     if redirect is not None:
         return redirect
     if not policy_for(require_tenant()).allow_recovery_codes:
-        return not_available(request, "Recovery codes are not enabled for this organisation.")
+        return not_available(request, _("Recovery codes are not enabled for this organisation."))
     account = reverse("accounts:account", kwargs={"tenant": tenant})
     if request.method == "POST":
         return render(request, "accounts/recovery_codes.html", {

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest, JsonResponse
 from django.utils.decorators import method_decorator
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django_otp_webauthn import exceptions
 from django_otp_webauthn.helpers import WebAuthnHelper
@@ -151,7 +152,7 @@ class TenantWebAuthnHelper(WebAuthnHelper):
 class RegistrationNotAllowed(exceptions.OTPWebAuthnApiError):
     status_code = 403
     default_code = "passkeys_not_allowed"
-    default_detail = "Passkeys are not enabled for this organisation."
+    default_detail = _("Passkeys are not enabled for this organisation.")
 
 
 class _Registration:
@@ -253,7 +254,7 @@ class AuthenticateComplete(_Authentication, CompleteCredentialAuthenticationView
             self.check_device_usable(device)
             if user is None and not (state["require_user_verification"] and helper.user_verified):
                 raise exceptions.UnprocessableEntity(code="user_not_verified",
-                                                     detail="Passwordless sign-in needs user verification.")
+                                                     detail=_("Passwordless sign-in needs user verification."))
         except exceptions.OTPWebAuthnApiError as error:
             events.factor_failed(user, kind="passkey", reason=error.code)
             lockout.count_failure(self.request, user.get_username() if user is not None else "")
@@ -280,7 +281,7 @@ def _malformed_is_422():
     except (ValueError, TypeError, KeyError, AttributeError, IntegrityError) as exc:
         log.info("passkey ceremony refused malformed input: %s", type(exc).__name__)
         raise exceptions.UnprocessableEntity(code="malformed_credential",
-                                             detail="The passkey response could not be read.") from None
+                                             detail=_("The passkey response could not be read.")) from None
 
 
 def _next(request: HttpRequest) -> str:

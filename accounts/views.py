@@ -35,9 +35,10 @@ INVALID_CODE = gettext_lazy(
     "That code is not valid. Codes work once; wait for the next one or use a recovery code.")
 
 
-NO_SECOND_CHECK_TITLE = "This sign-in needs another check"
-NO_SECOND_CHECK = ("This sign-in looks unusual, and your account has neither a second factor nor an email "
-                   "address to send a code to. Ask your administrator for help.")
+NO_SECOND_CHECK_TITLE = gettext_lazy("This sign-in needs another check")
+NO_SECOND_CHECK = gettext_lazy(
+    "This sign-in looks unusual, and your account has neither a second factor nor an email "
+    "address to send a code to. Ask your administrator for help.")
 
 
 def locked_message(retry_after: int) -> StrOrPromise:

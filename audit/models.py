@@ -3,59 +3,63 @@
 from __future__ import annotations
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from core.actors import ActorType
 from tenants.models import TenantOwned
 
 
 class Action(models.TextChoices):
-    """Every auditable action. Adding one is one line here (and its record() call)."""
+    """Every auditable action. Adding one is one line here (and its record() call).
 
-    LOGIN_SUCCEEDED = "auth.login.succeeded", "Sign-in succeeded"
-    LOGIN_FAILED = "auth.login.failed", "Sign-in failed"
-    LOGOUT = "auth.logout", "Signed out"
-    LOGOUT_REFUSED = "auth.logout.refused", "Sign-out request refused"
-    LOCKED_OUT = "auth.locked_out", "Sign-in locked after repeated failures"
-    UNLOCKED = "auth.unlocked", "Sign-in lock cleared"
-    SESSION_REVOKED = "auth.session_revoked", "Session ended by its user"
-    SIGNED_OUT_EVERYWHERE = "auth.signed_out_everywhere", "Every session and token revoked by the user"
-    AUTHORIZATION_REFUSED = "authorization.refused", "Authorization request refused"
-    CONSENT_GRANTED = "consent.granted", "Consent granted"
-    CONSENT_REVOKED = "consent.revoked", "Consent revoked by the user"
-    TOKEN_ISSUED = "token.issued", "Token issued"
-    TOKEN_REFRESHED = "token.refreshed", "Token refreshed"
-    TOKEN_REVOKED = "token.revoked", "Token revoked"
-    TOKEN_REUSE_DETECTED = "token.reuse_detected", "Code or refresh token reused; family revoked"
-    CLIENT_CREATED = "client.created", "Client created"
-    CLIENT_UPDATED = "client.updated", "Client changed"
-    CLIENT_DELETED = "client.deleted", "Client deleted"
-    CLIENT_AUTHENTICATION_FAILED = "client.authentication_failed", "Client authentication failed"
-    USER_CREATED = "user.created", "User created"
-    USER_UPDATED = "user.updated", "User changed"
-    PASSWORD_CHANGED = "user.password_changed", "Password changed"
-    PASSWORD_RESET_REQUESTED = "user.password_reset_requested", "Password reset requested"
-    EMAIL_VERIFICATION_SENT = "user.email_verification_sent", "Email verification sent"
-    EMAIL_VERIFIED = "user.email_verified", "Email address verified"
-    EMAIL_SENT = "user.email_sent", "Email sent to the user"
-    USER_REGISTERED = "user.registered", "User registered"
-    MFA_ENROLLED = "mfa.enrolled", "Second factor enrolled"
-    MFA_REMOVED = "mfa.removed", "Second factor removed"
-    MFA_RECOVERY_CODES_GENERATED = "mfa.recovery_codes_generated", "Recovery codes generated"
-    MFA_VERIFIED = "mfa.verified", "Second factor verified"
-    MFA_FAILED = "mfa.failed", "Second factor refused"
-    MFA_STEP_UP = "mfa.step_up", "Step-up to multi-factor requested"
-    RISK_STEP_UP = "auth.risk_step_up", "Sign-in stepped up for its risk score"
-    TENANT_CREATED = "tenant.created", "Tenant created"
-    KEY_CREATED = "key.created", "Signing key created"
-    KEY_STATE_CHANGED = "key.state_changed", "Signing key state changed"
-    ADMIN_ACTION = "admin.action", "Admin action"
-    PLATFORM_ACCESS = "platform.access", "Platform-level access to a tenant"
-    AUDIT_PURGED = "audit.purged", "Audit events past retention purged"
+    The value is what the trail stores and hashes; the label is for people (the account
+    page shows a person's own events in their language)."""
+
+    LOGIN_SUCCEEDED = "auth.login.succeeded", _("Sign-in succeeded")
+    LOGIN_FAILED = "auth.login.failed", _("Sign-in failed")
+    LOGOUT = "auth.logout", _("Signed out")
+    LOGOUT_REFUSED = "auth.logout.refused", _("Sign-out request refused")
+    LOCKED_OUT = "auth.locked_out", _("Sign-in locked after repeated failures")
+    UNLOCKED = "auth.unlocked", _("Sign-in lock cleared")
+    SESSION_REVOKED = "auth.session_revoked", _("Session ended by its user")
+    SIGNED_OUT_EVERYWHERE = "auth.signed_out_everywhere", _("Every session and token revoked by the user")
+    AUTHORIZATION_REFUSED = "authorization.refused", _("Authorization request refused")
+    CONSENT_GRANTED = "consent.granted", _("Consent granted")
+    CONSENT_REVOKED = "consent.revoked", _("Consent revoked by the user")
+    TOKEN_ISSUED = "token.issued", _("Token issued")
+    TOKEN_REFRESHED = "token.refreshed", _("Token refreshed")
+    TOKEN_REVOKED = "token.revoked", _("Token revoked")
+    TOKEN_REUSE_DETECTED = "token.reuse_detected", _("Code or refresh token reused; family revoked")
+    CLIENT_CREATED = "client.created", _("Client created")
+    CLIENT_UPDATED = "client.updated", _("Client changed")
+    CLIENT_DELETED = "client.deleted", _("Client deleted")
+    CLIENT_AUTHENTICATION_FAILED = "client.authentication_failed", _("Client authentication failed")
+    USER_CREATED = "user.created", _("User created")
+    USER_UPDATED = "user.updated", _("User changed")
+    PASSWORD_CHANGED = "user.password_changed", _("Password changed")
+    PASSWORD_RESET_REQUESTED = "user.password_reset_requested", _("Password reset requested")
+    EMAIL_VERIFICATION_SENT = "user.email_verification_sent", _("Email verification sent")
+    EMAIL_VERIFIED = "user.email_verified", _("Email address verified")
+    EMAIL_SENT = "user.email_sent", _("Email sent to the user")
+    USER_REGISTERED = "user.registered", _("User registered")
+    MFA_ENROLLED = "mfa.enrolled", _("Second factor enrolled")
+    MFA_REMOVED = "mfa.removed", _("Second factor removed")
+    MFA_RECOVERY_CODES_GENERATED = "mfa.recovery_codes_generated", _("Recovery codes generated")
+    MFA_VERIFIED = "mfa.verified", _("Second factor verified")
+    MFA_FAILED = "mfa.failed", _("Second factor refused")
+    MFA_STEP_UP = "mfa.step_up", _("Step-up to multi-factor requested")
+    RISK_STEP_UP = "auth.risk_step_up", _("Sign-in stepped up for its risk score")
+    TENANT_CREATED = "tenant.created", _("Tenant created")
+    KEY_CREATED = "key.created", _("Signing key created")
+    KEY_STATE_CHANGED = "key.state_changed", _("Signing key state changed")
+    ADMIN_ACTION = "admin.action", _("Admin action")
+    PLATFORM_ACCESS = "platform.access", _("Platform-level access to a tenant")
+    AUDIT_PURGED = "audit.purged", _("Audit events past retention purged")
 
 
 class Outcome(models.TextChoices):
-    SUCCESS = "success", "Success"
-    FAILURE = "failure", "Failure"
+    SUCCESS = "success", _("Success")
+    FAILURE = "failure", _("Failure")
 
 
 GENESIS_HASH = "0" * 64

@@ -10,16 +10,26 @@ A user's first successful sign-in counts as neither new device nor new IP.
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
 from django.db import connection
 from django.utils import timezone
+from django.utils.translation import gettext, ngettext
 
 from audit.sql import RISK_SIGNALS
 
 WINDOW = timedelta(hours=1)
 
+# The reasons are recorded in English (they are part of the chained, hashed event); a page
+# shows them in its reader's language through describe(). Each recorded form has its pattern.
+_USER_FAILURES = "{n} failed sign-in(s) for this user in the last hour"
+_IP_FAILURES = "{n} failed sign-in(s) from this IP in the last hour"
+_NEW_DEVICE = "first sign-in from this device"
+_NEW_IP = "first sign-in from this IP address"
+_COUNTED = {template: re.compile(re.escape(template).replace(r"\{n\}", "([0-9]+)"))
+            for template in (_USER_FAILURES, _IP_FAILURES)}
 
 
 def assess(tenant_id: int, subject: str, ip: str, device: str) -> tuple[int, list[str]]:
@@ -32,15 +42,32 @@ def assess(tenant_id: int, subject: str, ip: str, device: str) -> tuple[int, lis
     score, reasons = 0, []
     if user_failures:
         score += min(40, 10 * user_failures)
-        reasons.append(f"{user_failures} failed sign-in(s) for this user in the last hour")
+        reasons.append(_USER_FAILURES.format(n=user_failures))
     if ip_failures:
         score += min(30, 5 * ip_failures)
-        reasons.append(f"{ip_failures} failed sign-in(s) from this IP in the last hour")
+        reasons.append(_IP_FAILURES.format(n=ip_failures))
     if successes:
         if not seen_device:
             score += 20
-            reasons.append("first sign-in from this device")
+            reasons.append(_NEW_DEVICE)
         if not seen_ip:
             score += 10
-            reasons.append("first sign-in from this IP address")
+            reasons.append(_NEW_IP)
     return min(score, 100), reasons
+
+
+def describe(reason: str) -> str:
+    """A recorded reason in the active language (an unknown one as it was recorded)."""
+    if reason == _NEW_DEVICE:
+        return gettext("first sign-in from this browser")
+    if reason == _NEW_IP:
+        return gettext("first sign-in from this IP address")
+    if match := _COUNTED[_USER_FAILURES].fullmatch(reason):
+        n = int(match[1])
+        return ngettext("%(n)d failed sign-in for this account in the last hour",
+                        "%(n)d failed sign-ins for this account in the last hour", n) % {"n": n}
+    if match := _COUNTED[_IP_FAILURES].fullmatch(reason):
+        n = int(match[1])
+        return ngettext("%(n)d failed sign-in from this IP address in the last hour",
+                        "%(n)d failed sign-ins from this IP address in the last hour", n) % {"n": n}
+    return reason

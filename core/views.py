@@ -8,16 +8,23 @@ into a 500.
 The texts are translated when the page is made, in the request's language (tenants.locale).
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
-def _page(request: HttpRequest, status: int, title: str, message: str) -> HttpResponse:
+
+def _page(request: HttpRequest, status: int, title: StrOrPromise, message: StrOrPromise) -> HttpResponse:
     return render(request, "error.html", {"title": title, "message": message}, status=status)
 
 
-def not_available(request: HttpRequest, message: str) -> HttpResponse:
+def not_available(request: HttpRequest, message: StrOrPromise) -> HttpResponse:
     """A feature the tenant's policy turned off, as a readable page (403)."""
     return _page(request, 403, _("Not available here"), message)
 

@@ -14,12 +14,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import TypeVar
 
 from django.http import HttpRequest, HttpResponse
 from django.utils import translation
 from django.utils.cache import patch_vary_headers
 
 from tenants.sessions import session_cookie
+
+T = TypeVar("T")
 
 SESSION_KEY = "tessera_language"
 # A tag is at most 35 characters in practice (RFC 5646 §4.4.1); a longer list is not a
@@ -44,6 +47,13 @@ def from_ui_locales(value: str) -> str | None:
         if (language := supported(tag)) is not None:
             return language
     return None
+
+
+def in_english(make: Callable[[], T]) -> T:
+    """``make()`` with English active: what the audit trail and the logs keep of a text that
+    a page shows in the reader's language (the trail reads the same whoever caused it)."""
+    with translation.override("en"):
+        return make()
 
 
 def language_for(request: HttpRequest) -> str:
@@ -86,7 +96,12 @@ class LanguageMiddleware:
             response = self.get_response(request)
         finally:
             translation.deactivate()
-        if response.get("Content-Type", "").startswith("text/html"):
-            response.headers.setdefault("Content-Language", language)
-            patch_vary_headers(response, ("Accept-Language",))
-        return response
+        return say_language(response, language)
+
+
+def say_language(response: HttpResponse, language: str) -> HttpResponse:
+    """Content-Language and ``Vary: Accept-Language`` on an HTML response."""
+    if response.get("Content-Type", "").startswith("text/html"):
+        response.headers.setdefault("Content-Language", language)
+        patch_vary_headers(response, ("Accept-Language",))
+    return response

@@ -8,9 +8,12 @@ from collections.abc import Callable
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
+from django.utils import translation
+from django.utils.translation import gettext as _
 
 from core.lookup_cache import LookupCache
 from tenants.context import tenant_context
+from tenants.locale import say_language
 from tenants.models import SLUG_RE, Tenant
 
 active_tenants = LookupCache(max_entries=1024)
@@ -50,12 +53,16 @@ class TenantMiddleware:
             return self.get_response(request)
         tenant = active_tenant(slug) if re.fullmatch(SLUG_RE, slug) else None
         if tenant is None:
-            page = TemplateResponse(
-                request, "error.html",
-                {"title": "Unknown organisation", "message": "No active organisation is served at this address."},
-                status=404,
-            )
-            return page.render()
+            # Before the language middleware (no tenant, no session): the browser's language.
+            language = translation.get_language_from_request(request, check_path=False)
+            with translation.override(language):
+                page = TemplateResponse(
+                    request, "error.html",
+                    {"title": _("Unknown organisation"),
+                     "message": _("No active organisation is served at this address.")},
+                    status=404,
+                ).render()
+            return say_language(page, language)
         request.tenant = tenant  # type: ignore[attr-defined]
         # One transaction per tenant request: app.tenant_id is set once, at its first
         # statement (tenants.db), and a failed request leaves nothing half-written.

@@ -13,6 +13,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.decorators import method_decorator
+from django.utils.translation import gettext as _
 from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
@@ -38,6 +39,7 @@ from idp.redirects import valid_resource_indicator
 from idp.services.consent import has_consent, record_consent
 from idp.state import FlowState
 from tenants.context import current_issuer
+from tenants.locale import in_english
 from tenants.services import policy_for
 
 log = logging.getLogger("tessera.idp")
@@ -123,7 +125,8 @@ class AuthorizeView(OAuthLibMixin, View):
         params = request.GET
         fatal = _fatal_problem(params)
         if fatal:
-            return self._error_page("invalid_request", fatal, params.get("client_id", ""))
+            return self._error_page("invalid_request", _("The application sent an invalid request."),
+                                    params.get("client_id", ""), detail=fatal)
         try:
             scopes, credentials = self.validate_authorization_request(request)
         except OAuthToolkitError as error:
@@ -263,23 +266,33 @@ class AuthorizeView(OAuthLibMixin, View):
         # Invalid client or redirect URI: never redirect anywhere (RFC 6749 §4.1.2.1). Say
         # which client and which URI, so its developers can see what does not match.
         received = self.request.GET.get("redirect_uri", "")
-        if application is None:
-            message = (f"No application with the client id \u201c{client_id}\u201d is registered here."
-                       if client_id else "The request names no application (client_id is missing).")
-        elif isinstance(oauth_error, REDIRECT_URI_ERRORS):
-            message = (f"The redirect URI \u201c{received or '(none)'}\u201d sent by {application.name} "
-                       f"(client id {client_id}) matches none of its registered redirect URIs. They must match "
-                       "exactly: a trailing slash, http or https, 127.0.0.1 or localhost, and the port all count.")
-        else:
-            message = oauth_error.description or "The application sent an invalid request."
-        return self._error_page(oauth_error.error, message, client_id, application=application)
 
-    def _error_page(self, error: str, message: str, client_id: str,
-                    application: Application | None = None) -> HttpResponse:
-        self._refused(application, client_id, error, message, self.request.GET.get("redirect_uri", ""),
-                      redirected=False)
+        def explain() -> str:
+            if application is None:
+                return (_("No application with the client id “%(client_id)s” is registered here.")
+                        % {"client_id": client_id} if client_id
+                        else _("The request names no application (client_id is missing)."))
+            if isinstance(oauth_error, REDIRECT_URI_ERRORS):
+                return _("The redirect URI “%(uri)s” sent by %(name)s (client id %(client_id)s) matches "
+                         "none of its registered redirect URIs. They must match exactly: a trailing slash, http "
+                         "or https, 127.0.0.1 or localhost, and the port all count.") % {
+                    "uri": received or _("(none)"), "name": application.name, "client_id": client_id}
+            return _("The application sent an invalid request.")
+
+        ours = application is None or isinstance(oauth_error, REDIRECT_URI_ERRORS)
+        detail = "" if ours else oauth_error.description or ""
+        return self._error_page(oauth_error.error, explain(), client_id, application=application, detail=detail,
+                                audited=detail or in_english(explain))
+
+    def _error_page(self, error: str, message: str, client_id: str, application: Application | None = None,
+                    *, detail: str = "", audited: str = "") -> HttpResponse:
+        """The page for a request that cannot go back to its relying party. ``message`` is in
+        the reader's language; ``detail`` is the protocol's own text for the application's
+        developers (English, like the error code); the audit keeps ``audited`` (English)."""
+        self._refused(application, client_id, error, audited or detail or message,
+                      self.request.GET.get("redirect_uri", ""), redirected=False)
         return render(self.request, "error.html", {
-            "title": "This sign-in link is not valid", "error": error, "message": message,
+            "title": _("This sign-in link is not valid"), "error": error, "message": message, "detail": detail,
         }, status=400)
 
     def _refused(self, application: Application | None, client_id: str, error: str, description: str,

@@ -9,6 +9,8 @@ from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.utils.decorators import method_decorator
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
@@ -17,10 +19,12 @@ from accounts.authn import current_authentication
 from idp import events, keys
 from idp.models import Application
 from idp.services.tokens import revoke_session_tokens
+from tenants.locale import in_english
 
 
 class LogoutRequestError(Exception):
-    """The logout request cannot be honoured; shown to the person, never redirected."""
+    """The logout request cannot be honoured; shown to the person (in their language, the
+    message is lazy), never redirected; audited in English."""
 
 
 def verify_id_token_hint(token: str) -> dict[str, Any]:
@@ -30,9 +34,9 @@ def verify_id_token_hint(token: str) -> dict[str, Any]:
     try:
         claims = keys.verify_jwt(token, typ=keys.ID_TOKEN_TYPE)
     except keys.InvalidJWT as exc:
-        raise LogoutRequestError("The id_token_hint is not a valid ID token of this issuer.") from exc
+        raise LogoutRequestError(_("The id_token_hint is not a valid ID token of this issuer.")) from exc
     if not isinstance(claims.get("sub"), str) or "aud" not in claims:
-        raise LogoutRequestError("The id_token_hint is not a valid ID token of this issuer.")
+        raise LogoutRequestError(_("The id_token_hint is not a valid ID token of this issuer."))
     return claims
 
 
@@ -52,7 +56,7 @@ class LogoutView(View):
         except LogoutRequestError as exc:
             # The relying party has usually signed the person out on its side already: refuse
             # the redirect, but let them end the session here too (no redirect, no hint).
-            events.logout_refused(client_id=str(params.get("client_id", ""))[:255], reason=str(exc),
+            events.logout_refused(client_id=str(params.get("client_id", ""))[:255], reason=in_english(exc.__str__),
                                   post_logout_redirect_uri=str(params.get("post_logout_redirect_uri", "")))
             return render(request, "idp/logout_refused.html", {"message": str(exc)}, status=400)
         authn = current_authentication(request)
@@ -77,22 +81,24 @@ class LogoutView(View):
 
     def _validate(self, params) -> tuple[dict[str, Any] | None, Application | None, str | None]:
         if any("\x00" in value for value in params.values()):
-            raise LogoutRequestError("The request contains invalid characters.")
+            raise LogoutRequestError(_("The request contains invalid characters."))
         claims = verify_id_token_hint(params["id_token_hint"]) if params.get("id_token_hint") else None
         client_id = params.get("client_id")
         if claims is not None:
             aud = claims.get("aud")
             aud_list = aud if isinstance(aud, list) else [aud]
             if client_id and client_id not in aud_list:
-                raise LogoutRequestError("client_id does not match the id_token_hint.")
+                raise LogoutRequestError(_("client_id does not match the id_token_hint."))
             client_id = client_id or aud_list[0]
         application = Application.objects.filter(client_id=client_id).first() if client_id else None
         if client_id and application is None:
-            raise LogoutRequestError("Unknown client.")
+            raise LogoutRequestError(_("Unknown client."))
         redirect_uri = params.get("post_logout_redirect_uri")
         if redirect_uri and application is None:
-            raise LogoutRequestError("A post_logout_redirect_uri needs the client: send client_id or id_token_hint.")
+            raise LogoutRequestError(_("A post_logout_redirect_uri needs the client: send client_id or id_token_hint."))
         if redirect_uri and application is not None and not application.post_logout_redirect_uri_allowed(redirect_uri):
-            raise LogoutRequestError(f"The post_logout_redirect_uri \u201c{redirect_uri}\u201d is not registered for "
-                                     f"{application.name} (client id {application.client_id}).")
+            raise LogoutRequestError(format_lazy(
+                _("The post_logout_redirect_uri “{uri}” is not registered for {name} "
+                  "(client id {client_id})."),
+                uri=redirect_uri, name=application.name, client_id=application.client_id))
         return claims, application, redirect_uri

@@ -1,6 +1,8 @@
 // Passkeys (WebAuthn) for Tessera's pages: sign-in by button and by the browser's autofill
 // (conditional mediation), the MFA step, and registration. Configuration comes from the
-// element carrying data-passkey-config; no inline script (the pages' CSP allows none).
+// element carrying data-passkey-config; no inline script (the pages' CSP allows none). What
+// it says comes from that element's data-say-* too, in the page's language; the server's
+// refusals arrive translated (their "detail"), and a browser's own error text is never shown.
 (() => {
   "use strict";
   const config = document.querySelector("[data-passkey-config]");
@@ -11,6 +13,9 @@
   const cfg = config.dataset;
   const status = document.querySelector("[data-passkey-status]");
   const say = (text) => { if (status) { status.textContent = text; } };
+  const explain = (error) => (error.name === "NotAllowedError" ? cfg.sayCancelled
+    : error.name === "InvalidStateError" ? cfg.sayDuplicate
+      : error.fromServer ? error.message : cfg.sayRefused);
 
   const toBuffer = (text) => {
     const b64 = text.replace(/-/g, "+").replace(/_/g, "/").padEnd(Math.ceil(text.length / 4) * 4, "=");
@@ -32,7 +37,11 @@
     });
     let data = {};
     try { data = await response.json(); } catch (e) { data = {}; }
-    if (!response.ok) { throw new Error(data.detail || "The passkey was not accepted."); }
+    if (!response.ok) {
+      const refused = new Error(data.detail || cfg.sayRefused);
+      refused.fromServer = true;
+      throw refused;
+    }
     return data;
   }
   const descriptors = (list) => (list || []).map((c) => ({ ...c, id: toBuffer(c.id) }));
@@ -76,7 +85,7 @@
       request.signal = autofill.signal;
     }
     const credential = await navigator.credentials.get(request);
-    say("Checking your passkey…");
+    say(cfg.sayChecking);
     const done = await post(withNext(cfg.completeAuth), assertion(credential));
     window.location.assign(done.redirect_url || cfg.next || window.location.href);
   }
@@ -86,9 +95,9 @@
     button.addEventListener("click", async () => {
       if (autofill) { autofill.abort(); autofill = null; }
       button.disabled = true;
-      say("Waiting for your passkey…");
+      say(cfg.sayWaiting);
       try { await signIn("modal"); } catch (error) {
-        say(error.name === "NotAllowedError" ? "The passkey was cancelled or not allowed." : error.message);
+        say(explain(error));
         button.disabled = false;
       }
     });
@@ -99,7 +108,7 @@
     PublicKeyCredential.isConditionalMediationAvailable().then((available) => {
       if (!available) { return; }
       signIn("conditional").catch((error) => {
-        if (error.name !== "AbortError") { say(error.message); }
+        if (error.name !== "AbortError") { say(explain(error)); }
       });
     });
   }
@@ -109,7 +118,7 @@
     button.addEventListener("click", async () => {
       const name = document.querySelector("input[name='passkey_name']");
       button.disabled = true;
-      say("Follow your browser's prompts to create a passkey…");
+      say(cfg.sayCreating);
       try {
         const options = await post(cfg.beginRegister, { passkey_name: name ? name.value : "" });
         const publicKey = { ...options, challenge: toBuffer(options.challenge),
@@ -117,11 +126,10 @@
                             excludeCredentials: descriptors(options.excludeCredentials) };
         const credential = await navigator.credentials.create({ publicKey });
         const done = await post(withNext(cfg.completeRegister), attestation(credential));
-        say("Passkey saved.");
+        say(cfg.saySaved);
         window.location.assign(done.redirect_url || window.location.href);
       } catch (error) {
-        say(error.name === "InvalidStateError" ? "This authenticator already holds a passkey for your account."
-          : error.name === "NotAllowedError" ? "The passkey was cancelled or not allowed." : error.message);
+        say(explain(error));
         button.disabled = false;
       }
     });

@@ -20,6 +20,7 @@ from tests.security.flows import assert_oauth_error, full_flow, introspect, refr
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 NEW_PASSWORD = "a-brand-new-passphrase-31"
+FIREFOX_ON_WINDOWS = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0"
 
 
 def link_in(mail, marker: str) -> str:
@@ -94,7 +95,7 @@ def test_password_reset_by_emailed_link(page, live_server, issuer_a, world_a, ma
 
 
 def test_sessions_listed_one_revoked_then_everywhere(page, chromium, live_server, issuer_a, world_a):
-    other = chromium.new_context(base_url=live_server.url, user_agent="Other Browser/1.0")
+    other = chromium.new_context(base_url=live_server.url, user_agent=FIREFOX_ON_WINDOWS)
     other_tab = other.new_page()
     other_tab.goto(f"{issuer_a}/login")
     sign_in(other_tab, "alice", PASSWORD)
@@ -105,7 +106,9 @@ def test_sessions_listed_one_revoked_then_everywhere(page, chromium, live_server
     assert sessions.count() == 2
     assert page.locator("[data-current-session]").count() == 1
     theirs = page.locator("[data-sessions] li:not([data-current-session])")
-    assert "Other Browser/1.0" in theirs.inner_text() and "127.0.0.1" in theirs.inner_text()
+    # Named as people know it; the whole header is the name's title.
+    assert "Firefox on Windows" in theirs.inner_text() and "127.0.0.1" in theirs.inner_text()
+    assert theirs.locator("[data-browser]").get_attribute("title") == FIREFOX_ON_WINDOWS
     with page.expect_navigation():
         theirs.locator("button[data-session-revoke]").click()
     assert page.locator("[data-sessions] li").count() == 1
