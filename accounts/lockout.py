@@ -145,13 +145,19 @@ def reserve(request: HttpRequest, username: str, *, slow_down: bool = True) -> D
                 spray.last_failure >= stale:
             return Decision(False, _left(spray, now, cooloff), Scope.IP)
 
-    account = _row(**_account_key(username, known, ip, device))
     fresh = Q(last_failure__isnull=True) | Q(last_failure__lt=stale)
-    claimed = LoginThrottle.objects.filter(pk=account.pk).filter(fresh | Q(failures__lt=limit)).update(
-        failures=Case(When(fresh, then=Value(1)), default=F("failures") + 1), last_failure=now)
-    if not claimed:
-        account.refresh_from_db()
-        return Decision(False, _left(account, now, cooloff), Scope.ACCOUNT)
+    for _ in range(_OPTIMISTIC_TRIES):
+        account = _row(**_account_key(username, known, ip, device))
+        claimed = LoginThrottle.objects.filter(pk=account.pk).filter(fresh | Q(failures__lt=limit)).update(
+            failures=Case(When(fresh, then=Value(1)), default=F("failures") + 1), last_failure=now)
+        if claimed:
+            break
+        over = LoginThrottle.objects.filter(pk=account.pk).first()
+        if over is not None:
+            return Decision(False, _left(over, now, cooloff), Scope.ACCOUNT)
+        # The cleanup job removed the stale counter between the read and the update: anew.
+    else:
+        return Decision(False, 1, Scope.ACCOUNT)
     attempt.reserved.append((account.pk, Scope.ACCOUNT))
 
     if slow_down and not known:
@@ -189,7 +195,8 @@ def _claim_slow_down(username: str, now: datetime, limit: int, cooloff: int) -> 
             unchanged.filter(last_failure__isnull=True)
         if unchanged.update(failures=failures + 1, last_failure=now):
             return 0, row.pk
-        row.refresh_from_db()
+        # Counted by someone else in between, or removed by the cleanup job (then anew).
+        row = LoginThrottle.objects.filter(pk=row.pk).first() or _row(scope=Scope.USER, username=username)
     return 1, row.pk  # contended past reason: refuse, the caller may try again in a second
 
 

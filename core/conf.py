@@ -33,6 +33,14 @@ DEFAULTS: dict[str, Any] = {
     # A signed checkpoint of the tenant's audit chain head every this many events (0: only
     # on export and `manage.py checkpoint_audit`).
     "AUDIT_CHECKPOINT_INTERVAL": 1000,
+    # How long relying parties may cache the JWKS and the discovery document (Cache-Control
+    # max-age, seconds). Key rotation publishes a key this long, at least, before it signs.
+    "JWKS_MAX_AGE": 300,
+    # How long a used authorization code is kept so that presenting it again still revokes
+    # what was issued from it (RFC 6749 §4.1.2), seconds.
+    "CODE_REPLAY_WINDOW": 24 * 3600,
+    # How often beat runs the cleanup of expired tokens, codes, sessions and lockout counters.
+    "CLEANUP_INTERVAL": 3600,
     # "development", "test" or "production" (set by the settings overlay): production
     # refuses what only makes sense on a developer's machine (`manage.py demo`).
     "ENVIRONMENT": "development",

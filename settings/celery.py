@@ -1,4 +1,5 @@
-"""Celery application. Tasks live in each app's tasks.py; schedules are declared here, in one place."""
+"""Celery application. Tasks live in each app's tasks.py; every periodic job is scheduled
+here, in one place (a job is also a ``manage.py`` command, and safe to run twice at once)."""
 
 import os
 
@@ -8,5 +9,15 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "settings.production")
 app = Celery("tessera")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
-# Beat schedules (key rotation, token cleanup, audit retention) arrive with their jobs.
-app.conf.beat_schedule = {}
+
+
+@app.on_after_finalize.connect
+def schedule(sender: Celery, **kwargs) -> None:
+    """The beat schedule, read from the settings once Django is set up."""
+    from core.conf import tessera_settings
+
+    sender.conf.beat_schedule = {
+        # Expired tokens, spent codes, expired sessions, stale lockout counters (idp.cleanup).
+        "cleanup-expired": {"task": "idp.tasks.cleanup_all_tenants",
+                            "schedule": float(tessera_settings.CLEANUP_INTERVAL)},
+    }

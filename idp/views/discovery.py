@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from django.http import HttpRequest, JsonResponse
+import hashlib
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.cache import get_conditional_response
 from django.views.decorators.http import require_safe
 from oauth2_provider.settings import oauth2_settings
 
 from accounts.authn import ACR_MULTI_FACTOR, ACR_SINGLE_FACTOR
+from core.conf import tessera_settings
 from idp import keys
 from idp.claims import CLAIMS_SUPPORTED
 from idp.models import GrantType, SigningAlgorithm
@@ -47,20 +51,26 @@ def provider_metadata() -> dict:
     }
 
 
-def _public_json(data: dict, max_age: int) -> JsonResponse:
+def _public_json(request: HttpRequest, data: dict) -> HttpResponse:
+    """A public, cacheable JSON document: ``Cache-Control: max-age`` (JWKS_MAX_AGE, which the
+    key rotation timeline is computed from), a strong ETag of the body, and 304 Not
+    Modified for a client whose ``If-None-Match`` names it (RFC 9110 §13.1.2)."""
     response = JsonResponse(data)
-    response["Cache-Control"] = f"public, max-age={max_age}"
+    response["Cache-Control"] = f"public, max-age={tessera_settings.JWKS_MAX_AGE}"
     response["Access-Control-Allow-Origin"] = "*"
-    return response
+    response["ETag"] = f'"{hashlib.sha256(response.content).hexdigest()[:32]}"'
+    answer = get_conditional_response(request, etag=response["ETag"], response=response) or response
+    answer["Access-Control-Allow-Origin"] = "*"  # Django's 304 keeps the caching headers only
+    return answer
 
 
 @require_safe
-def openid_configuration(request: HttpRequest, tenant: str | None = None) -> JsonResponse:
+def openid_configuration(request: HttpRequest, tenant: str | None = None) -> HttpResponse:
     """/t/<tenant>/.well-known/openid-configuration and /.well-known/oauth-authorization-server/t/<tenant>"""
-    return _public_json(provider_metadata(), max_age=300)
+    return _public_json(request, provider_metadata())
 
 
 @require_safe
-def jwks(request: HttpRequest, tenant: str) -> JsonResponse:
+def jwks(request: HttpRequest, tenant: str) -> HttpResponse:
     """/t/<tenant>/jwks.json: next, active and retired public keys."""
-    return _public_json(keys.jwks(), max_age=300)
+    return _public_json(request, keys.jwks())

@@ -14,6 +14,7 @@ import requests
 
 from accounts.services import create_user
 from audit.models import Action, AuditEvent
+from idp import keys
 from tenants.context import tenant_context
 from tests.conftest import PASSWORD, WEB_REDIRECT
 from tests.oidc import Browser, redirect_params
@@ -150,3 +151,28 @@ def test_discovery_and_jwks_answer_head_and_a_trailing_slash_issuer(live_server,
     doubled = requests.get(f"{issuer_a}//.well-known/openid-configuration")
     assert doubled.status_code == 200 and doubled.json()["issuer"] == issuer_a
     assert re.fullmatch(r".*/t/acme", doubled.json()["issuer"])
+
+
+def test_jwks_and_discovery_are_cacheable_and_revalidate_with_304(live_server, issuer_a, issuer_b, world_a):
+    """A relying party caches the JWKS for max-age and revalidates it with If-None-Match; a
+    new key changes the ETag, so the next revalidation gets the new set."""
+    for path in ("/jwks.json", "/.well-known/openid-configuration"):
+        first = requests.get(f"{issuer_a}{path}")
+        assert first.headers["Cache-Control"] == "public, max-age=300"
+        etag = first.headers["ETag"]
+        assert re.fullmatch(r'"[0-9a-f]{32}"', etag)
+        again = requests.get(f"{issuer_a}{path}", headers={"If-None-Match": etag})
+        assert again.status_code == 304 and again.content == b""
+        assert again.headers["ETag"] == etag and again.headers["Cache-Control"] == "public, max-age=300"
+        assert again.headers["Access-Control-Allow-Origin"] == "*"
+        assert requests.get(f"{issuer_a}{path}", headers={"If-None-Match": '"stale"'}).status_code == 200
+        # Another tenant's document is another document.
+        assert requests.get(f"{issuer_b}{path}", headers={"If-None-Match": etag}).status_code == 200
+
+    etag = requests.get(f"{issuer_a}/jwks.json").headers["ETag"]
+    with tenant_context(world_a.tenant):
+        new = keys.create_signing_key("ES256")  # published as "next"
+    keys.published_keys.clear()
+    changed = requests.get(f"{issuer_a}/jwks.json", headers={"If-None-Match": etag})
+    assert changed.status_code == 200 and changed.headers["ETag"] != etag
+    assert new.kid in {k["kid"] for k in changed.json()["keys"]}
