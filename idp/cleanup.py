@@ -7,7 +7,8 @@ each, ``SKIP LOCKED``, resumable):
   token's expiry plus REFRESH_TOKEN_LIFETIME, as ``usable_refresh_token`` reads it), and
   used or revoked ones once reuse of them would no longer matter (they are what detects a
   stolen, rotated-out token: kept for an access token's lifetime plus the refresh lifetime
-  after they were used, by which time the token itself would have expired unused);
+  after they were used, by which time the token itself would have expired unused; for ever
+  when refresh tokens never expire, REFRESH_TOKEN_LIFETIME 0);
   live ones whose access token was deleted out of band (they could never refresh again);
 - access tokens past their expiry that no live refresh token points at (a refresh token
   needs its access token row to be refreshed);
@@ -28,6 +29,7 @@ from datetime import timedelta
 
 from django.db.models import Q, QuerySet
 from django.utils import timezone
+from oauth2_provider.models import refresh_token_expire_timedelta
 
 from accounts import cleanup as accounts_cleanup
 from core.actors import system_actor
@@ -40,28 +42,34 @@ from tenants.platform import platform_access
 log = logging.getLogger("tessera.jobs")
 
 DEFAULT_BATCH_SIZE = 2000
+# A token or code is deleted this long after it stopped being usable, never at the boundary:
+# a request that checked it a moment before its expiry and claims it a moment after must not
+# find it gone (a claim that updates nothing is read as a replay and revokes the family).
+GRACE = timedelta(minutes=5)
 
 
 def dead_refresh_tokens() -> QuerySet[RefreshToken]:
-    now = timezone.now()
-    lifetime = timedelta(seconds=tessera_settings.REFRESH_TOKEN_LIFETIME)
+    now = timezone.now() - GRACE
+    lifetime = refresh_token_expire_timedelta()  # DOT's reading: None when they never expire
+    orphans = Q(revoked__isnull=True, access_token__isnull=True)
+    if lifetime is None:
+        return RefreshToken.objects.filter(orphans)  # used ones kept: their reuse always matters
     reuse_matters = timedelta(seconds=tessera_settings.ACCESS_TOKEN_LIFETIME) + lifetime
     return RefreshToken.objects.filter(
-        Q(revoked__lte=now - reuse_matters)
-        | Q(revoked__isnull=True, access_token__isnull=True)
+        Q(revoked__lte=now - reuse_matters) | orphans
         | Q(revoked__isnull=True, access_token__expires__lte=now - lifetime))
 
 
 def expired_access_tokens() -> QuerySet[AccessToken]:
-    return AccessToken.objects.filter(expires__lte=timezone.now(), refresh_token__isnull=True)
+    return AccessToken.objects.filter(expires__lte=timezone.now() - GRACE, refresh_token__isnull=True)
 
 
 def expired_id_tokens() -> QuerySet[IDToken]:
-    return IDToken.objects.filter(expires__lte=timezone.now(), access_token__isnull=True)
+    return IDToken.objects.filter(expires__lte=timezone.now() - GRACE, access_token__isnull=True)
 
 
 def spent_codes() -> QuerySet[Grant]:
-    now = timezone.now()
+    now = timezone.now() - GRACE
     window = timedelta(seconds=tessera_settings.CODE_REPLAY_WINDOW)
     return Grant.objects.filter(Q(used_at__isnull=True, expires__lte=now) | Q(used_at__lte=now - window))
 
@@ -100,9 +108,9 @@ def clean_current_tenant(tenant: Tenant, *, batch_size: int = DEFAULT_BATCH_SIZE
 
 
 def clean_tenant(tenant_id: int, *, batch_size: int = DEFAULT_BATCH_SIZE) -> CleanupReport | None:
-    """The job for one tenant, by id, through the platform door; None when it is gone or
-    inactive (nothing to do: its rows are no one's to serve)."""
-    tenant = Tenant.objects.filter(pk=tenant_id, is_active=True).first()
+    """The job for one tenant, by id, through the platform door; None when there is no such
+    tenant. A deactivated tenant is cleaned too: its expired rows are no one's to keep."""
+    tenant = Tenant.objects.filter(pk=tenant_id).first()
     if tenant is None:
         return None
     with platform_access(tenant, reason="cleanup of expired tokens, codes, sessions and lockout counters",

@@ -1,6 +1,6 @@
 """Celery tasks of idp: thin wrappers over idp.cleanup (``manage.py cleanup_expired`` runs the
 same services). Beat enqueues ``cleanup_all_tenants`` (settings/celery.py), which fans out
-one ``cleanup_tenant`` per active tenant: tasks take ids, and each tenant's run goes through
+one ``cleanup_tenant`` per tenant: tasks take ids, and each tenant's run goes through
 the audited platform door under that tenant's row-level security context."""
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ def cleanup_tenant(tenant_id: int, batch_size: int = cleanup.DEFAULT_BATCH_SIZE)
 
 @shared_task(name="idp.tasks.cleanup_all_tenants", ignore_result=True)
 def cleanup_all_tenants() -> int:
-    """Enqueue a cleanup for every active tenant; how many were enqueued."""
-    ids = list(Tenant.objects.filter(is_active=True).order_by("pk").values_list("pk", flat=True))
+    """Enqueue a cleanup for every tenant, deactivated ones included; how many were enqueued."""
+    ids = list(Tenant.objects.order_by("pk").values_list("pk", flat=True))
     for tenant_id in ids:
         cleanup_tenant.delay(tenant_id)
     return len(ids)

@@ -45,14 +45,15 @@ def test_cleanup_deletes_the_dead_and_keeps_what_still_works(live_server, issuer
     client_id, secret = world_a.web.application.client_id, world_a.web.client_secret
     idle = full_flow(Browser(live_server.url), issuer_a, world_a)  # its access token will expire
     rotated = full_flow(Browser(live_server.url), issuer_a, world_a)
-    assert refresh(issuer_a, rotated["refresh_token"], client_id, secret).status_code == 200  # one used RT
+    successor = refresh(issuer_a, rotated["refresh_token"], client_id, secret)  # leaves one used RT
+    assert successor.status_code == 200
     full_flow(Browser(live_server.url), issuer_b, world_b)
     # Every access token of tenant A expired an hour ago; B's tokens are left alone.
     age(AccessToken, tenant=world_a.tenant, expires=timezone.now() - timedelta(hours=1))
     age(AccessToken, tenant=world_b.tenant, expires=LONG_AGO)
     # An unused code past its 60 s; a stale lockout counter; an expired session.
     obtain_code(Browser(live_server.url), issuer_a, client_id)
-    age(Grant, tenant=world_a.tenant, expires=timezone.now() - timedelta(minutes=5))
+    age(Grant, tenant=world_a.tenant, expires=timezone.now() - timedelta(minutes=10))
     with tenant_context(world_a.tenant):
         LoginThrottle.objects.create(scope="account", username="mallory", ip="192.0.2.1", failures=3,
                                      last_failure=LONG_AGO)
@@ -82,9 +83,11 @@ def test_cleanup_deletes_the_dead_and_keeps_what_still_works(live_server, issuer
 
     # The refresh token whose access token expired still works after the cleanup.
     assert refresh(issuer_a, idle["refresh_token"], client_id, secret).status_code == 200
-    # Presenting the used one is still reuse: the family is revoked.
-    reused = refresh(issuer_a, rotated["refresh_token"], client_id, secret)
-    assert reused.status_code == 400
+    # Presenting the used one is still reuse: the family is revoked, its successor with it.
+    assert refresh(issuer_a, rotated["refresh_token"], client_id, secret).status_code == 400
+    with tenant_context(world_a.tenant):
+        assert AuditEvent.objects.filter(action=Action.TOKEN_REUSE_DETECTED).exists()
+    assert refresh(issuer_a, successor.json()["refresh_token"], client_id, secret).status_code == 400
 
     # Past the refresh lifetime (idle) and the reuse window, everything of A goes; B's run
     # deletes B's.
@@ -173,6 +176,7 @@ def test_two_cleanups_at_once_delete_each_row_once(world_a):
 
 
 def test_beat_schedules_the_cleanup_and_it_cleans_every_tenant(world_a, world_b):
+    """Deactivated tenants included: their expired rows are no one's to keep."""
     from settings.celery import app
 
     app.loader.import_default_modules()
@@ -181,5 +185,22 @@ def test_beat_schedules_the_cleanup_and_it_cleans_every_tenant(world_a, world_b)
     assert entry["schedule"] == 3600.0
     _expired_access_tokens(world_a, 30)
     _expired_access_tokens(world_b, 20, offset=30)
+    world_b.tenant.is_active = False
+    world_b.tenant.save(update_fields=["is_active"])
     app.tasks[entry["task"]].delay()  # eager here, as in `make run`; a worker in production
     assert counts(world_a.tenant)["access"] == 0 and counts(world_b.tenant)["access"] == 0
+
+
+def test_refresh_tokens_that_never_expire_are_never_cleaned_up(live_server, issuer_a, world_a, monkeypatch):
+    """REFRESH_TOKEN_LIFETIME 0 is django-oauth-toolkit's "never expire": then neither a live
+    refresh token with a long-expired access token nor a used one (its reuse always matters)
+    is deleted."""
+    client_id, secret = world_a.web.application.client_id, world_a.web.client_secret
+    tokens = full_flow(Browser(live_server.url), issuer_a, world_a)
+    assert refresh(issuer_a, tokens["refresh_token"], client_id, secret).status_code == 200
+    age(AccessToken, tenant=world_a.tenant, expires=LONG_AGO)
+    with tenant_context(world_a.tenant):
+        RefreshToken.objects.filter(revoked__isnull=False).update(revoked=LONG_AGO)
+    monkeypatch.setattr(cleanup, "refresh_token_expire_timedelta", lambda: None)
+    cleanup.clean_tenant(world_a.tenant.pk)
+    assert counts(world_a.tenant)["refresh"] == 2 and counts(world_a.tenant)["access"] == 1
