@@ -225,10 +225,13 @@ def _count_ip(ip: str) -> None:
         return
     policy = policy_for(require_tenant())
     now = timezone.now()
-    spray = _row(scope=Scope.IP, ip=ip)
     fresh = Q(last_failure__isnull=True) | Q(last_failure__lt=now - timedelta(seconds=policy.lockout_cooloff))
-    LoginThrottle.objects.filter(pk=spray.pk).update(
-        failures=Case(When(fresh, then=Value(1)), default=F("failures") + 1), last_failure=now)
+    for _ in range(_OPTIMISTIC_TRIES):
+        spray = _row(scope=Scope.IP, ip=ip)
+        if LoginThrottle.objects.filter(pk=spray.pk).update(
+                failures=Case(When(fresh, then=Value(1)), default=F("failures") + 1), last_failure=now):
+            break
+        # The cleanup job removed the stale counter between the read and the update: anew.
     if LoginThrottle.objects.filter(pk=spray.pk).values_list("failures", flat=True).first() == policy.ip_failure_limit:
         events.locked_out(scope=Scope.IP, username="", ip=ip, known_browser=False, cooloff=policy.lockout_cooloff)
 
