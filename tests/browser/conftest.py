@@ -135,4 +135,16 @@ def page(chromium, live_server):
     cdp.send("Fetch.enable", {"patterns": [{"urlPattern": f"{RP_ORIGIN}/*", "requestStage": "Request"}]})
     tab.log = log  # type: ignore[attr-defined]
     yield tab
+    settle(context)
     context.close()
+
+
+def settle(context) -> None:
+    """Let each tab's requests finish before the test's database is flushed: a sign-in page's
+    passkey autofill fetches its challenge after load, and a request the live server is still
+    serving during the flush's TRUNCATE deadlocks with it."""
+    for open_tab in context.pages:
+        try:
+            open_tab.wait_for_load_state("networkidle", timeout=5_000)
+        except Exception:  # noqa: BLE001, S110 (a tab that never settles is closed all the same)
+            pass

@@ -11,7 +11,7 @@ import pytest
 
 from tenants.context import tenant_context
 from tenants.services import update_policy
-from tests.browser.conftest import RP_ORIGIN
+from tests.browser.conftest import RP_ORIGIN, settle
 from tests.browser.test_login_flow import query, sign_in, web_rp
 from tests.conftest import PASSWORD
 from tests.oidc import Browser
@@ -137,6 +137,7 @@ def test_sessions_listed_one_revoked_then_everywhere(page, chromium, live_server
     for tab in (page, other_tab):
         tab.goto(f"{issuer_a}/account/")
         assert "/t/acme/login" in tab.url
+    settle(other)
     other.close()
 
 
