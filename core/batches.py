@@ -30,13 +30,12 @@ class BatchRun:
     longest: float = 0.0
 
 
-def delete_in_batches(label: str, rows: Callable[[], models.QuerySet], *, batch_size: int,
-                      max_batches: int | None = None) -> BatchRun:
+def delete_in_batches(label: str, rows: Callable[[], models.QuerySet], *, batch_size: int) -> BatchRun:
     """Delete every row ``rows()`` selects, ``batch_size`` at a time, each batch its own
     transaction; a progress line per batch. ``rows`` is called per batch, so a cutoff it
     computes from the clock moves with it."""
     run = BatchRun()
-    while max_batches is None or run.batches < max_batches:
+    while True:
         started = time.monotonic()
         with transaction.atomic():
             queryset = rows()

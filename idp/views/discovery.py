@@ -52,8 +52,8 @@ def provider_metadata() -> dict:
 
 
 def _public_json(request: HttpRequest, data: dict) -> HttpResponse:
-    """A public, cacheable JSON document: ``Cache-Control: max-age`` (JWKS_MAX_AGE, which the
-    key rotation timeline is computed from), a strong ETag of the body, and 304 Not
+    """A public, cacheable JSON document: ``Cache-Control: max-age`` (JWKS_MAX_AGE; a key must
+    be published at least that long before it signs), a strong ETag of the body, and 304 Not
     Modified for a client whose ``If-None-Match`` names it (RFC 9110 §13.1.2)."""
     response = JsonResponse(data)
     response["Cache-Control"] = f"public, max-age={tessera_settings.JWKS_MAX_AGE}"
