@@ -91,6 +91,15 @@ class PageLog:
                 if "Content Security Policy" in text or "Content-Security-Policy" in text]
 
 
+def submit(page, selector: str) -> None:
+    """Click what loads a new page (a form's button, a link) and wait until that page has loaded.
+
+    A bare ``page.click`` returns once the navigation has started; a check made right after it
+    can read the old page, or a new one not yet parsed (a registration test failed so in CI)."""
+    with page.expect_navigation():
+        page.click(selector)
+
+
 def wait_until(page, predicate, timeout_ms: int = 5_000) -> bool:
     """Let the page's events flow until ``predicate()`` holds (or the time is up)."""
     for _ in range(timeout_ms // 50):

@@ -11,7 +11,7 @@ import pytest
 
 from tenants.context import tenant_context
 from tenants.services import update_policy
-from tests.browser.conftest import RP_ORIGIN, settle
+from tests.browser.conftest import RP_ORIGIN, settle, submit
 from tests.browser.test_login_flow import query, sign_in, web_rp
 from tests.conftest import PASSWORD
 from tests.oidc import Browser
@@ -35,7 +35,7 @@ def tokens_through(page, issuer: str, world) -> dict:
     if page.locator('input[name="password"]').count():
         sign_in(page, "alice", PASSWORD)
     if page.locator('button[name="allow"]').count():
-        page.click('button[name="allow"]')
+        submit(page, 'button[name="allow"]')
     page.wait_for_url(f"{RP_ORIGIN}/**")
     return rp.exchange(page.url, pending) | {"callback": query(page.url)}
 
@@ -50,16 +50,16 @@ def test_password_reset_by_emailed_link(page, live_server, issuer_a, world_a, ma
     page.context.clear_cookies()
 
     page.goto(f"{issuer_a}/login")
-    page.click("a[data-forgot-password]")
+    submit(page, "a[data-forgot-password]")
     assert page.url.endswith("/t/acme/password/reset/")
     # An address nobody here has: the same page, and nothing is sent.
     page.fill('input[name="email"]', "nobody@example.com")
-    page.click("form[data-password-reset] button[type=submit]")
+    submit(page, "form[data-password-reset] button[type=submit]")
     unknown = page.locator("[data-password-reset-sent]").inner_text()
     assert not mailoutbox
     page.goto(f"{issuer_a}/password/reset/")
     page.fill('input[name="email"]', "ALICE@example.com")
-    page.click("form[data-password-reset] button[type=submit]")
+    submit(page, "form[data-password-reset] button[type=submit]")
     assert page.locator("[data-password-reset-sent]").inner_text() == unknown.replace(
         "nobody@example.com", "ALICE@example.com")
     assert len(mailoutbox) == 1 and mailoutbox[0].to == ["alice@example.com"]
@@ -70,14 +70,14 @@ def test_password_reset_by_emailed_link(page, live_server, issuer_a, world_a, ma
     assert page.url.endswith("/set-password") and link.rsplit("/", 1)[1] not in page.url  # token off the URL
     page.fill('input[name="new_password1"]', "short")
     page.fill('input[name="new_password2"]', "short")
-    page.click("form[data-set-password] button[type=submit]")
+    submit(page, "form[data-set-password] button[type=submit]")
     field = page.locator('input[aria-invalid="true"]')  # Django's validators speak on the confirmation
     assert field.count() == 1
     error = page.locator(f"#{field.get_attribute('aria-describedby').split()[-1]}")
     assert "at least 12 characters" in error.inner_text()
     page.fill('input[name="new_password1"]', NEW_PASSWORD)
     page.fill('input[name="new_password2"]', NEW_PASSWORD)
-    page.click("form[data-set-password] button[type=submit]")
+    submit(page, "form[data-set-password] button[type=submit]")
     assert page.locator("[data-password-reset-done]").is_visible()
 
     # The link worked once; the tokens from before are dead; the new password signs in.
@@ -89,7 +89,7 @@ def test_password_reset_by_emailed_link(page, live_server, issuer_a, world_a, ma
     assert page.url.endswith("/t/acme/login")
     sign_in(page, "alice", NEW_PASSWORD)
     assert page.url.endswith("/t/acme/")
-    page.click("a[data-account]")
+    submit(page, "a[data-account]")
     events = page.locator("[data-events] li").evaluate_all("items => items.map(i => i.dataset.event)")
     assert "user.password_changed" in events and "user.password_reset_requested" in events
 
@@ -144,7 +144,7 @@ def test_sessions_listed_one_revoked_then_everywhere(page, chromium, live_server
 def test_consent_revoked_on_the_account_page(page, live_server, issuer_a, world_a):
     tokens = tokens_through(page, issuer_a, world_a)
     page.goto(f"{issuer_a}/account/")
-    page.click("a[data-manage=applications]")
+    submit(page, "a[data-manage=applications]")
     consent = page.locator(f"[data-consent='{world_a.web.application.client_id}']")
     assert world_a.web.application.name in consent.inner_text()
     with page.expect_navigation():
@@ -165,17 +165,17 @@ def test_self_registration_verifies_the_email_before_the_first_sign_in(page, liv
     assert page.locator("a[data-register]").count() == 0  # off by default
     update_policy(world_a.tenant, allow_self_registration=True)
     page.goto(f"{issuer_a}/login")
-    page.click("a[data-register]")
+    submit(page, "a[data-register]")
     page.fill('input[name="username"]', "carol")
     page.fill('input[name="email"]', "carol@example.com")
     page.fill('input[name="password1"]', "carol")
     page.fill('input[name="password2"]', "carol")
-    page.click("form[data-register] button[type=submit]")
+    submit(page, "form[data-register] button[type=submit]")
     assert page.locator('input[aria-invalid="true"]').count() >= 1
     assert not mailoutbox
     page.fill('input[name="password1"]', NEW_PASSWORD)
     page.fill('input[name="password2"]', NEW_PASSWORD)
-    page.click("form[data-register] button[type=submit]")
+    submit(page, "form[data-register] button[type=submit]")
     assert page.locator("[data-register-sent]").is_visible()
     assert len(mailoutbox) == 1 and mailoutbox[0].to == ["carol@example.com"]
 
@@ -185,7 +185,7 @@ def test_self_registration_verifies_the_email_before_the_first_sign_in(page, liv
     page.fill('input[name="email"]', "alice@example.com")
     page.fill('input[name="password1"]', NEW_PASSWORD)
     page.fill('input[name="password2"]', NEW_PASSWORD)
-    page.click("form[data-register] button[type=submit]")
+    submit(page, "form[data-register] button[type=submit]")
     assert page.locator("[data-register-sent]").is_visible()
     assert mailoutbox[1].to == ["alice@example.com"] and "already has one" in mailoutbox[1].body
 
@@ -215,12 +215,12 @@ def test_a_new_email_is_verified_again_and_the_claims_say_so(page, live_server, 
     assert rp.verify_id_token(tokens["id_token"])["email_verified"] is True
     page.goto(f"{issuer_a}/account/profile")
     page.fill('input[name="email"]', "alice@new.example")
-    page.click("form[data-profile] button[type=submit]")
+    submit(page, "form[data-profile] button[type=submit]")
     password = page.locator('input[name="password"]')
     assert password.get_attribute("aria-invalid") == "true" and not mailoutbox  # the password is asked
     page.fill('input[name="email"]', "alice@new.example")
     password.fill(PASSWORD)
-    page.click("form[data-profile] button[type=submit]")
+    submit(page, "form[data-profile] button[type=submit]")
     assert page.locator("[data-profile-saved]").is_visible()
     assert mailoutbox[0].to == ["alice@new.example"]
 

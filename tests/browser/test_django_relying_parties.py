@@ -22,6 +22,7 @@ import requests
 from idp.models import GrantType
 from idp.services.clients import create_client
 from tenants.context import tenant_context
+from tests.browser.conftest import submit
 from tests.conftest import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -82,8 +83,7 @@ def _sign_in(page, app: str, username: str = "alice") -> None:
     page.click("[data-login]")
     page.fill('input[name="username"]', username)
     page.fill('input[name="password"]', PASSWORD)
-    page.click('form button[type="submit"]')
-    page.wait_for_load_state()
+    submit(page, 'form button[type="submit"]')
     if page.locator('button[name="allow"]').count():
         page.click('button[name="allow"]')
     page.wait_for_url(app + "/")

@@ -17,6 +17,7 @@ import pyotp
 import pytest
 
 from tenants.services import update_policy
+from tests.browser.conftest import submit
 from tests.browser.test_account_lifecycle import link_in
 from tests.browser.test_login_flow import sign_in, web_rp
 from tests.browser.test_pages_people_expect import COLOR, DISPLAY_NAME, LOGO, brand
@@ -70,7 +71,7 @@ def test_every_page_fits_a_phone_and_a_desktop(page, live_server, issuer_a, worl
     page.goto(f"{issuer_a}/password/reset/")
     look("password-reset")
     page.fill('input[name="email"]', "alice@example.com")
-    page.click("form[data-password-reset] button[type=submit]")
+    submit(page, "form[data-password-reset] button[type=submit]")
     look("password-reset-sent")
     page.goto(link_in(mailoutbox[-1], "/password/reset/"))
     look("password-reset-new-password")
@@ -84,7 +85,7 @@ def test_every_page_fits_a_phone_and_a_desktop(page, live_server, issuer_a, worl
     page.goto(url)
     sign_in(page, "alice", PASSWORD)
     look("consent")
-    page.click('button[name="allow"]')
+    submit(page, 'button[name="allow"]')
     page.goto(f"{issuer_a}/")
     look("home")
     page.goto(f"{issuer_a}/account/")
