@@ -28,7 +28,7 @@ DEFAULTS: dict[str, Any] = {
     # Redis URL of the audit spool (audit.spool): the durable, batched path for the audit
     # events of stateless grants. Empty: those events are written synchronously too.
     "AUDIT_SPOOL_URL": "",
-    # Algorithms a tenant publishes keys for; ID tokens default to the first.
+    # Algorithms a new tenant keeps signing keys for (its security policy can change them).
     "SIGNING_ALGORITHMS": ["RS256", "ES256"],
     # A signed checkpoint of the tenant's audit chain head every this many events (0: only
     # on export and `manage.py checkpoint_audit`).
@@ -39,6 +39,9 @@ DEFAULTS: dict[str, Any] = {
     # How long a used authorization code is kept so that presenting it again still revokes
     # what was issued from it (RFC 6749 §4.1.2), seconds.
     "CODE_REPLAY_WINDOW": 24 * 3600,
+    # How often beat runs the signing-key rotation job (idp.rotation); each step of a rotation
+    # is taken by the first run after it is due.
+    "KEY_ROTATION_CHECK_INTERVAL": 3600,
     # How often beat runs the cleanup of expired tokens, codes, sessions and lockout counters.
     "CLEANUP_INTERVAL": 3600,
     # "development", "test" or "production" (set by the settings overlay): production

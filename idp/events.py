@@ -98,6 +98,22 @@ def signing_key_created(key: SigningKey, *, actor: Actor | None = None) -> None:
            details={"alg": key.alg, "state": key.state})
 
 
+def signing_key_state_changed(key: SigningKey, *, previous: str, reason: str, actor: Actor,
+                              **details: object) -> None:
+    """A key published, signing, retired, removed from the JWKS (private half destroyed) or
+    revoked as compromised (idp.rotation)."""
+    record(Action.KEY_STATE_CHANGED, actor=actor, target=("signing_key", key.kid),
+           details={"alg": key.alg, "from": previous, "to": key.state, "reason": reason, **details})
+
+
+def signing_key_tokens_revoked(key: SigningKey, *, actor: Actor, refresh_families: int, access_tokens: int,
+                               id_tokens: int) -> None:
+    """The tokens a compromised key may have signed were revoked."""
+    record(Action.TOKEN_REVOKED, actor=actor, target=("signing_key", key.kid),
+           details={"reason": "signing key compromised", "alg": key.alg, "refresh_families": refresh_families,
+                    "access_tokens": access_tokens, "id_tokens": id_tokens})
+
+
 def authorization_refused(*, client: Application | None, client_id: str, error: str, description: str,
                           redirect_uri: str, redirected: bool) -> None:
     """An authorization request answered with an error (at the client's redirect URI, or on a

@@ -30,12 +30,12 @@ from jwcrypto import jwk, jws
 from jwcrypto.common import JWException
 
 from core.actors import Actor
-from core.conf import tessera_settings
 from core.lookup_cache import LookupCache
 from idp import events
 from idp.crypto import decrypt_private_key, encrypt_private_key
 from idp.models import SigningAlgorithm, SigningKey
 from tenants.context import current_issuer, require_tenant
+from tenants.services import policy_for
 
 _PRIVATE_CACHE_SIZE = 256
 _private_cache: OrderedDict[tuple[int, str], object] = OrderedDict()
@@ -89,7 +89,7 @@ def provision_keys(*, actor: Actor | None = None) -> list[SigningKey]:
     """Give the current tenant an active key for every configured algorithm it lacks one
     for (tenant creation; idempotent). Returns the keys created."""
     created = []
-    for alg in tessera_settings.SIGNING_ALGORITHMS:
+    for alg in policy_for(require_tenant()).signing_algorithms:
         if SigningKey.objects.active_for(alg) is not None:
             continue
         try:
@@ -125,6 +125,12 @@ def private_key(key: SigningKey):
         while len(_private_cache) > _PRIVATE_CACHE_SIZE:
             _private_cache.popitem(last=False)
     return parsed
+
+
+def forget_private_key(key: SigningKey) -> None:
+    """Drop this process's parsed copy of a key's private half (it was removed or revoked)."""
+    with _cache_lock:
+        _private_cache.pop((key.tenant_id, key.kid), None)
 
 
 def jwks() -> dict[str, Any]:
@@ -193,7 +199,7 @@ class CheckpointSigner:
     """audit.checkpoints' signer: the tenant's keys sign its audit checkpoints."""
 
     def sign(self, claims: dict[str, Any], *, typ: str) -> str:
-        for alg in tessera_settings.SIGNING_ALGORITHMS:
+        for alg in dict.fromkeys([*policy_for(require_tenant()).signing_algorithms, *SigningAlgorithm.values]):
             try:
                 return sign_jwt(claims, alg, typ=typ)
             except NoSigningKey:
@@ -201,6 +207,7 @@ class CheckpointSigner:
         raise NoSigningKey("the tenant has no active signing key")
 
     def public_keys(self) -> list[dict[str, Any]]:
-        # Every key the tenant had, published or not (old checkpoints stay verifiable), but
-        # a revoked one: whoever holds a compromised key could sign anything with it.
+        # Every key the tenant had, published or not: a removed key's public half is kept so
+        # the checkpoints it signed stay verifiable. Not a revoked one: whoever holds a
+        # compromised key could sign anything with it.
         return [k.public_jwk for k in SigningKey.objects.exclude(state=SigningKey.State.REVOKED).order_by("created")]

@@ -187,12 +187,20 @@ class SigningKeyManager(TenantScopedManager["SigningKey"]):
         return self.filter(state__in=[SigningKey.State.NEXT, SigningKey.State.ACTIVE,
                                       SigningKey.State.RETIRED])
 
+    def with_private_half(self) -> models.QuerySet[SigningKey]:
+        """Keys whose private half still exists (it is destroyed on removal and revocation)."""
+        return self.filter(state__in=[SigningKey.State.NEXT, SigningKey.State.ACTIVE, SigningKey.State.RETIRED])
+
     def active_for(self, alg: str) -> SigningKey | None:
         return self.filter(alg=alg, state=SigningKey.State.ACTIVE).order_by("-activated_at").first()
 
 
 class SigningKey(TenantOwned):
-    """A tenant's signing key. Lifecycle: next (published) -> active (signs) -> retired -> removed.
+    """A tenant's signing key. Lifecycle (idp.rotation): next (published, not signing) ->
+    active (signs) -> retired (published until every token it signed has expired) -> removed
+    (unpublished, private half destroyed, public half kept for the audit checkpoints it
+    signed); or revoked at any point (compromised: unpublished at once, private half destroyed,
+    no longer trusted even for checkpoints).
 
     The private key is AES-GCM encrypted under the KEK, bound to its tenant and kid.
     kid is the RFC 7638 JWK thumbprint of the public key.
@@ -202,6 +210,7 @@ class SigningKey(TenantOwned):
         NEXT = "next", "Next (published, not yet signing)"
         ACTIVE = "active", "Active (signing)"
         RETIRED = "retired", "Retired (published until its tokens expire)"
+        REMOVED = "removed", "Removed (unpublished; private half destroyed)"
         REVOKED = "revoked", "Revoked (compromised; unpublished)"
 
     kid = models.CharField(max_length=64)
@@ -212,6 +221,8 @@ class SigningKey(TenantOwned):
     created = models.DateTimeField(auto_now_add=True)
     activated_at = models.DateTimeField(null=True, blank=True)
     retired_at = models.DateTimeField(null=True, blank=True)
+    removed_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
 
     objects: ClassVar[SigningKeyManager] = SigningKeyManager()
 

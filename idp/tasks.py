@@ -1,13 +1,14 @@
-"""Celery tasks of idp: thin wrappers over idp.cleanup (``manage.py cleanup_expired`` runs the
-same services). Beat enqueues ``cleanup_all_tenants`` (settings/celery.py), which fans out
-one ``cleanup_tenant`` per tenant: tasks take ids, and each tenant's run goes through
-the audited platform door under that tenant's row-level security context."""
+"""Celery tasks of idp: thin wrappers over idp.cleanup and idp.rotation (``manage.py
+cleanup_expired`` and ``manage.py rotate_keys`` run the same services). Beat enqueues
+``cleanup_all_tenants`` and ``rotate_keys_all_tenants`` (settings/celery.py), which fan out
+one task per tenant: tasks take ids, and each tenant's run goes through the audited
+platform door under that tenant's row-level security context."""
 
 from __future__ import annotations
 
 from celery import shared_task
 
-from idp import cleanup
+from idp import cleanup, rotation
 from tenants.models import Tenant
 
 
@@ -24,4 +25,20 @@ def cleanup_all_tenants() -> int:
     ids = list(Tenant.objects.order_by("pk").values_list("pk", flat=True))
     for tenant_id in ids:
         cleanup_tenant.delay(tenant_id)
+    return len(ids)
+
+
+@shared_task(name="idp.tasks.rotate_keys_tenant", ignore_result=True)
+def rotate_keys_tenant(tenant_id: int) -> int:
+    """Take the steps of one tenant's key rotations that are due; how many keys changed."""
+    report = rotation.rotate_tenant(tenant_id)
+    return len(report.changes) if report else 0
+
+
+@shared_task(name="idp.tasks.rotate_keys_all_tenants", ignore_result=True)
+def rotate_keys_all_tenants() -> int:
+    """Enqueue a rotation check for every active tenant; how many were enqueued."""
+    ids = list(Tenant.objects.filter(is_active=True).order_by("pk").values_list("pk", flat=True))
+    for tenant_id in ids:
+        rotate_keys_tenant.delay(tenant_id)
     return len(ids)

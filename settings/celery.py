@@ -20,4 +20,7 @@ def schedule(sender: Celery, **kwargs) -> None:
         # Expired tokens, spent codes, expired sessions, stale lockout counters (idp.cleanup).
         "cleanup-expired": {"task": "idp.tasks.cleanup_all_tenants",
                             "schedule": float(tessera_settings.CLEANUP_INTERVAL)},
+        # Signing keys published, activated, retired and removed on their timeline (idp.rotation).
+        "rotate-signing-keys": {"task": "idp.tasks.rotate_keys_all_tenants",
+                                "schedule": float(tessera_settings.KEY_ROTATION_CHECK_INTERVAL)},
     }

@@ -7,7 +7,7 @@ from django.db import models
 
 from tenants.context import require_tenant
 from tenants.managers import TenantScopedManager
-from tenants.validators import validate_logo
+from tenants.validators import default_signing_algorithms, validate_logo, validate_signing_algorithms
 
 SLUG_RE = r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$"
 
@@ -111,6 +111,14 @@ class SecurityPolicy(TenantOwned):
     risk_step_up_threshold = models.PositiveSmallIntegerField(
         default=25, validators=[MinValueValidator(0), MaxValueValidator(100)],
         help_text="Risk score (0-100) above which a sign-in must pass a second factor. 100: never.")
+    # Signing keys (idp.rotation): which algorithms the tenant keeps keys for, and how often
+    # each key is replaced.
+    signing_algorithms = models.JSONField(
+        default=default_signing_algorithms, validators=[validate_signing_algorithms],
+        help_text="Algorithms the tenant keeps signing keys for (RS256, ES256); clients choose among them.")
+    key_rotation_days = models.PositiveSmallIntegerField(
+        default=90, validators=[MaxValueValidator(3650)],
+        help_text="Days a signing key signs before the rotation job replaces it. 0: only by hand.")
     updated = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -8,6 +8,8 @@ import re
 
 from django.core.exceptions import ValidationError
 
+from core.conf import tessera_settings
+
 LOGO_MAX_BYTES = 64 * 1024
 _LOGO_TYPES = ("image/png", "image/jpeg", "image/webp", "image/svg+xml")
 _DATA_URI = re.compile(r"^data:(?P<type>[a-z+/]+);base64,(?P<data>[A-Za-z0-9+/=]+)$")
@@ -34,3 +36,20 @@ def validate_logo(value: str) -> None:
         raise ValidationError(f"The logo is larger than {LOGO_MAX_BYTES // 1024} KiB.")
     if match["type"] == "image/svg+xml" and _SVG_ACTIVE.search(raw):
         raise ValidationError("An SVG logo may not contain scripts, event handlers or external links.")
+
+
+# The JWS algorithms Tessera signs with (idp.models.SigningAlgorithm holds their labels).
+SIGNING_ALGORITHMS = ("RS256", "ES256")
+
+
+def default_signing_algorithms() -> list[str]:
+    """A new tenant's: every algorithm of TESSERA["SIGNING_ALGORITHMS"] (RS256 first)."""
+    return list(tessera_settings.SIGNING_ALGORITHMS)
+
+
+def validate_signing_algorithms(value: object) -> None:
+    """A non-empty list of distinct supported algorithms."""
+    if (not isinstance(value, list) or not value or len(set(value)) != len(value)
+            or any(alg not in SIGNING_ALGORITHMS for alg in value)):
+        raise ValidationError(
+            f"Choose one or more signing algorithms among {', '.join(SIGNING_ALGORITHMS)}, each once.")

@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from core.actors import Actor
-from idp import events
+from idp import events, keys
 from idp.crypto import client_secret_digest
 from idp.models import (
     AccessToken,
@@ -24,6 +24,8 @@ from idp.models import (
 )
 from idp.redirects import validate_redirect_uri, validate_web_origin
 from idp.tokens import generate_client_secret
+from tenants.context import require_tenant
+from tenants.services import policy_for
 
 
 @dataclass(frozen=True)
@@ -112,6 +114,7 @@ def create_client(
         web_origins=web_origins or [], first_party=first_party, algorithm=algorithm,
         access_token_format=access_token_format, application_type=application_type)
     wanted.validate()
+    _offer_algorithm(algorithm)
     secret = generate_client_secret() if confidential else None
     application = Application(
         **({"client_id": client_id} if client_id else {}),
@@ -123,6 +126,16 @@ def create_client(
         application.save()
         events.client_created(application, actor=actor)
     return NewClient(application=application, client_secret=secret)
+
+
+def _offer_algorithm(algorithm: str) -> None:
+    """A client may choose only among its tenant's signing algorithms (the security policy);
+    the tenant gets a key for it now if the rotation job has not yet made one."""
+    offered = policy_for(require_tenant()).signing_algorithms
+    if algorithm not in offered:
+        raise ValidationError(f"This tenant signs with {', '.join(offered)}, not {algorithm} "
+                              "(its security policy lists the algorithms it keeps keys for).")
+    keys.provision_keys()
 
 
 def find_client(client_id: str) -> Application:
@@ -154,6 +167,8 @@ def update_client(application: Application, *, actor: Actor | None, **changes: A
             for name in names if getattr(current, name) != getattr(wanted, name)}
     if not made:
         return {}
+    if "algorithm" in made:
+        _offer_algorithm(wanted.algorithm)
     with transaction.atomic():
         wanted.apply(application)
         application.save()

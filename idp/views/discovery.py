@@ -13,8 +13,9 @@ from accounts.authn import ACR_MULTI_FACTOR, ACR_SINGLE_FACTOR
 from core.conf import tessera_settings
 from idp import keys
 from idp.claims import CLAIMS_SUPPORTED
-from idp.models import GrantType, SigningAlgorithm
-from tenants.context import current_issuer
+from idp.models import GrantType
+from tenants.context import current_issuer, require_tenant
+from tenants.services import policy_for
 
 
 def provider_metadata() -> dict:
@@ -34,7 +35,7 @@ def provider_metadata() -> dict:
         "response_modes_supported": ["query"],
         "grant_types_supported": list(GrantType.values),
         "subject_types_supported": ["public"],
-        "id_token_signing_alg_values_supported": list(SigningAlgorithm.values),
+        "id_token_signing_alg_values_supported": list(policy_for(require_tenant()).signing_algorithms),
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
