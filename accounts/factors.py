@@ -30,7 +30,7 @@ from django_otp.oath import TOTP
 
 from accounts import events
 from accounts.models import Passkey, RecoveryCode, RecoveryCodeSet, TOTPDevice
-from core.crypto import derived_key, seal, unseal
+from core.crypto import data_key, seal, unseal
 from tenants.models import MFAPolicy, SecurityPolicy
 
 if TYPE_CHECKING:
@@ -203,7 +203,7 @@ def _normalise_code(code: str) -> str:
 
 def _code_digest(user: User, code: str) -> str:
     message = f"{user.tenant_id}:{user.pk}:{_normalise_code(code)}".encode()
-    return hmac.new(derived_key(RECOVERY_CODE_PURPOSE), message, hashlib.sha256).hexdigest()
+    return hmac.new(data_key(RECOVERY_CODE_PURPOSE), message, hashlib.sha256).hexdigest()
 
 
 def new_recovery_codes(user: User) -> list[str]:

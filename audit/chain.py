@@ -35,7 +35,7 @@ from audit import checkpoints
 from audit.models import GENESIS_HASH, AuditEvent, ChainHead, Checkpoint
 from audit.sql import INSERT_CHECKPOINT, INSERT_EVENTS, LOCK_HEAD, START_HEAD, UPDATE_HEAD
 from core.conf import tessera_settings
-from core.crypto import derived_key
+from core.crypto import data_key
 
 log = logging.getLogger("tessera.audit")
 
@@ -78,7 +78,7 @@ def _tenant_chain_key(base: bytes, tenant_id: int) -> bytes:
 
 def link_mac(tenant_id: int, seq: int, hash_: str) -> str:
     """The keyed link of event ``seq``: only a holder of the key-encryption key can make it."""
-    key = _tenant_chain_key(derived_key(_CHAIN_KEY_INFO), tenant_id)
+    key = _tenant_chain_key(data_key(_CHAIN_KEY_INFO), tenant_id)
     return hmac.new(key, f"{seq}:{hash_}".encode(), hashlib.sha256).hexdigest()
 
 

@@ -52,6 +52,7 @@ class Action(models.TextChoices):
     TENANT_CREATED = "tenant.created", _("Tenant created")
     KEY_CREATED = "key.created", _("Signing key created")
     KEY_STATE_CHANGED = "key.state_changed", _("Signing key state changed")
+    KEK_RESEALED = "key.kek_resealed", _("Secrets re-sealed under a new key-encryption key")
     ADMIN_ACTION = "admin.action", _("Admin action")
     PLATFORM_ACCESS = "platform.access", _("Platform-level access to a tenant")
     AUDIT_PURGED = "audit.purged", _("Audit events past retention purged")

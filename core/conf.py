@@ -17,6 +17,9 @@ DEFAULTS: dict[str, Any] = {
     "PUBLIC_URL": "",
     # 32 bytes, urlsafe base64: encrypts signing keys at rest and keys client-secret digests.
     "KEY_ENCRYPTION_KEY": "",
+    # Keys that were the KEK before, still accepted for unsealing while `manage.py rotate_kek`
+    # re-seals everything under the current one; remove them once it reports nothing left.
+    "PREVIOUS_KEY_ENCRYPTION_KEYS": [],
     "ACCESS_TOKEN_LIFETIME": 3600,
     "ID_TOKEN_LIFETIME": 3600,
     "REFRESH_TOKEN_LIFETIME": 30 * 24 * 3600,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-from core.crypto import derived_key, seal, unseal
+from core.crypto import data_key, seal, unseal
 
 _WRAP_INFO = b"tessera/signing-key-wrap/v1"
 _CLIENT_SECRET_INFO = b"tessera/client-secret-digest/v1"
@@ -28,7 +28,7 @@ def client_secret_digest(secret: str) -> str:
     A slow KDF buys nothing for a random 256-bit secret; the key means a leaked table
     cannot even be used to test guesses offline.
     """
-    mac = hmac.new(derived_key(_CLIENT_SECRET_INFO), secret.encode("utf-8"), hashlib.sha256)
+    mac = hmac.new(data_key(_CLIENT_SECRET_INFO), secret.encode("utf-8"), hashlib.sha256)
     return CLIENT_SECRET_PREFIX + mac.hexdigest()
 
 

@@ -23,7 +23,11 @@ log = logging.getLogger("tessera.db")
 _DML = ("SELECT", "INSERT", "UPDATE", "DELETE")
 # Tables on which the application role keeps less than full DML: table -> what it keeps.
 # Higher apps add theirs when they load (audit: its events and checkpoints are append-only).
-RESTRICTED_TABLES: dict[str, tuple[str, ...]] = {"django_migrations": ("SELECT",)}
+RESTRICTED_TABLES: dict[str, tuple[str, ...]] = {
+    "django_migrations": ("SELECT",),
+    # core.crypto's data keys: read, added on first use, re-sealed by a KEK rotation; never deleted.
+    "core_datakey": ("SELECT", "INSERT", "UPDATE"),
+}
 
 
 def restrict_app_role(table: str, *, keep: tuple[str, ...]) -> None:

@@ -57,7 +57,7 @@ TENANT_TABLES = [
 # Platform tables: no tenant data (the tenant registry, Django's catalogue of models and
 # permissions, global groups, applied migrations).
 PLATFORM_TABLES = [
-    "tenants_tenant", "django_migrations", "django_content_type", "auth_permission",
+    "tenants_tenant", "django_migrations", "django_content_type", "auth_permission", "core_datakey",
     "auth_group", "auth_group_permissions",
 ]
 TENANT_MODELS = [User, Application, Grant, AccessToken, RefreshToken, IDToken, SigningKey, Consent,

@@ -14,7 +14,7 @@ from cryptography.exceptions import InvalidTag
 from django.core.exceptions import ImproperlyConfigured
 
 from core.conf import tessera_settings
-from core.crypto import decode_kek, derived_key, kek_weakness
+from core.crypto import data_key, decode_kek, derived_key, kek_weakness
 from idp import crypto
 from idp.crypto import (
     client_secret_digest,
@@ -114,18 +114,20 @@ def test_purposes_use_different_subkeys():
     assert kek not in (derived_key(crypto._WRAP_INFO), derived_key(crypto._CLIENT_SECRET_INFO))
 
 
-def test_client_secret_digest_shape_and_keying(settings):
+def test_client_secret_digest_shape_and_keying(db):
     secret = "Zx3" * 15
     digest = client_secret_digest(secret)
     assert re.fullmatch(r"hmac-sha256\$[0-9a-f]{64}", digest)
     assert client_secret_digest(secret) == digest  # deterministic, so it can be looked up
     assert client_secret_digest(secret + "x") != digest
-    # Keyed: not a plain hash of the secret, nor an HMAC under the raw KEK.
+    # Keyed: not a plain hash of the secret, nor an HMAC under the raw KEK, but under the
+    # client-secret data key (core.crypto), itself sealed under the KEK.
     assert digest != "hmac-sha256$" + hashlib.sha256(secret.encode()).hexdigest()
     raw_kek = base64.urlsafe_b64decode(tessera_settings.KEY_ENCRYPTION_KEY)
     assert digest != "hmac-sha256$" + hmac.new(raw_kek, secret.encode(), hashlib.sha256).hexdigest()
-    settings.TESSERA = {**settings.TESSERA, "KEY_ENCRYPTION_KEY": OTHER_KEK}
-    assert client_secret_digest(secret) != digest
+    key = data_key(crypto._CLIENT_SECRET_INFO)
+    assert key not in (raw_kek, data_key(b"tessera/audit-chain/v1"))
+    assert digest == "hmac-sha256$" + hmac.new(key, secret.encode(), hashlib.sha256).hexdigest()
 
 
 def test_verify_client_secret():
@@ -145,9 +147,11 @@ def test_verify_client_secret():
     assert not verify_client_secret(secret, "hmac-sha256$" + hashlib.sha256(secret.encode()).hexdigest())
 
 
-def test_verify_after_kek_change_fails(settings):
-    """A digest made under one KEK does not verify under another (the KEK really keys it)."""
+def test_a_kek_that_never_sealed_the_data_keys_cannot_verify(db, settings):
+    """A digest's data key is sealed under the KEK: under a KEK that did not seal it (a wrong
+    setting, a rotation whose previous KEK was dropped too early) verification fails loudly."""
     stored = client_secret_digest("the-secret")
     assert verify_client_secret("the-secret", stored)
     settings.TESSERA = {**settings.TESSERA, "KEY_ENCRYPTION_KEY": OTHER_KEK}
-    assert not verify_client_secret("the-secret", stored)
+    with pytest.raises(InvalidTag):
+        verify_client_secret("the-secret", stored)
