@@ -45,6 +45,12 @@ DEFAULTS: dict[str, Any] = {
     # How often beat runs the signing-key rotation job (idp.rotation); each step of a rotation
     # is taken by the first run after it is due.
     "KEY_ROTATION_CHECK_INTERVAL": 3600,
+    # How often beat runs the audit job: a signed checkpoint of every chain, and each tenant's
+    # retention (audit.retention).
+    "AUDIT_MAINTENANCE_INTERVAL": 3600,
+    # Database alias (a DATABASES entry) of a role allowed to purge audit events; the
+    # application role is not. Empty: the audit job purges nothing.
+    "AUDIT_PURGE_DATABASE": "",
     # How often beat runs the cleanup of expired tokens, codes, sessions and lockout counters.
     "CLEANUP_INTERVAL": 3600,
     # "development", "test" or "production" (set by the settings overlay): production

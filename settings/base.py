@@ -102,6 +102,12 @@ DATABASES = {
 }
 DATABASES["default"].setdefault("CONN_MAX_AGE", env_int("DB_CONN_MAX_AGE", 0))
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
+# The audit job's purge runs as a role allowed to purge (the table owner, or one it granted
+# EXECUTE on audit_purge_through); SQLite has no roles, so there the default database purges.
+if env_str("DATABASE_PURGE_URL"):
+    DATABASES["audit_purge"] = parse_database_url(env_str("DATABASE_PURGE_URL"), base_dir=BASE_DIR)
+_PURGE_DATABASE = ("audit_purge" if "audit_purge" in DATABASES
+                   else "default" if DATABASES["default"]["ENGINE"].endswith("sqlite3") else "")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHES = {
@@ -231,6 +237,8 @@ TESSERA: dict[str, Any] = {
     "CODE_REPLAY_WINDOW": env_int("TESSERA_CODE_REPLAY_WINDOW", 24 * 3600),
     "CLEANUP_INTERVAL": env_int("TESSERA_CLEANUP_INTERVAL", 3600),
     "KEY_ROTATION_CHECK_INTERVAL": env_int("TESSERA_KEY_ROTATION_CHECK_INTERVAL", 3600),
+    "AUDIT_MAINTENANCE_INTERVAL": env_int("TESSERA_AUDIT_MAINTENANCE_INTERVAL", 3600),
+    "AUDIT_PURGE_DATABASE": _PURGE_DATABASE,
     "ENVIRONMENT": "development",
 }
 

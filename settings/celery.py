@@ -23,4 +23,7 @@ def schedule(sender: Celery, **kwargs) -> None:
         # Signing keys published, activated, retired and removed on their timeline (idp.rotation).
         "rotate-signing-keys": {"task": "idp.tasks.rotate_keys_all_tenants",
                                 "schedule": float(tessera_settings.KEY_ROTATION_CHECK_INTERVAL)},
+        # A signed checkpoint of every audit chain, and each tenant's retention (audit.retention).
+        "audit-checkpoints-and-retention": {"task": "audit.tasks.maintain_all_tenants",
+                                            "schedule": float(tessera_settings.AUDIT_MAINTENANCE_INTERVAL)},
     }

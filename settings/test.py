@@ -80,6 +80,7 @@ def _test_databases() -> dict:
 
 TEST_SUPERUSER_URL = ""
 TESSERA["DATABASE_APP_ROLE"] = APP_ROLE
+TESSERA["AUDIT_PURGE_DATABASE"] = "owner"  # the table owner purges (the application role cannot)
 DATABASES = {
     alias: {**config, "CONN_MAX_AGE": 0, "ATOMIC_REQUESTS": False}
     for alias, config in _test_databases().items()

@@ -7,7 +7,12 @@ from django.db import models
 
 from tenants.context import require_tenant
 from tenants.managers import TenantScopedManager
-from tenants.validators import default_signing_algorithms, validate_logo, validate_signing_algorithms
+from tenants.validators import (
+    default_signing_algorithms,
+    validate_audit_retention,
+    validate_logo,
+    validate_signing_algorithms,
+)
 
 SLUG_RE = r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$"
 
@@ -119,12 +124,19 @@ class SecurityPolicy(TenantOwned):
     key_rotation_days = models.PositiveSmallIntegerField(
         default=90, validators=[MaxValueValidator(3650)],
         help_text="Days a signing key signs before the rotation job replaces it. 0: only by hand.")
+    # The audit trail (audit.retention): events older than this are purged by the scheduled
+    # job, as a prefix of the chain; never any younger than 30 days.
+    audit_retention_days = models.PositiveIntegerField(
+        default=365, validators=[validate_audit_retention, MaxValueValidator(36500)],
+        help_text="Days audit events are kept (at least 30). 0: kept for ever.")
     updated = models.DateTimeField(auto_now=True)
 
     class Meta:
         base_manager_name = "unscoped"
         constraints = [
             models.UniqueConstraint(fields=["tenant"], name="tenants_securitypolicy_one_per_tenant"),
+            models.CheckConstraint(condition=models.Q(audit_retention_days=0) | models.Q(audit_retention_days__gte=30),
+                                   name="tenants_securitypolicy_audit_retention_floor"),
             models.CheckConstraint(condition=models.Q(risk_step_up_threshold__lte=100),
                                    name="tenants_securitypolicy_risk_bounded"),
             models.CheckConstraint(condition=models.Q(lockout_failure_limit__gte=1, lockout_cooloff__gte=1,

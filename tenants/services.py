@@ -69,5 +69,5 @@ _POLICY_FIELDS = frozenset({
     "session_idle_timeout", "session_absolute_timeout", "password_min_length", "passkey_rp_id",
     "lockout_failure_limit", "lockout_cooloff", "ip_failure_limit",
     "allow_self_registration", "require_verified_email", "risk_step_up_threshold",
-    "signing_algorithms", "key_rotation_days",
+    "signing_algorithms", "key_rotation_days", "audit_retention_days",
 })

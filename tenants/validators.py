@@ -53,3 +53,9 @@ def validate_signing_algorithms(value: object) -> None:
             or any(alg not in SIGNING_ALGORITHMS for alg in value)):
         raise ValidationError(
             f"Choose one or more signing algorithms among {', '.join(SIGNING_ALGORITHMS)}, each once.")
+
+
+def validate_audit_retention(value: int) -> None:
+    """0 (kept for ever) or at least 30 days: the purge never touches the last 30 days."""
+    if value and value < 30:
+        raise ValidationError("Audit events are kept at least 30 days (0 keeps them for ever).")
