@@ -316,6 +316,8 @@ TESSERA_EMAIL_VERIFICATION_TIMEOUT = env_int("TESSERA_EMAIL_VERIFICATION_TIMEOUT
 PASSWORD_RESET_TIMEOUT = max(TESSERA_PASSWORD_RESET_TIMEOUT, TESSERA_EMAIL_VERIFICATION_TIMEOUT)
 
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", env_str("REDIS_URL", "memory://"))
+if CELERY_BROKER_URL.startswith("unix://"):  # Django's cache takes unix://path; Celery's Redis transport does not
+    CELERY_BROKER_URL = "redis+socket://" + CELERY_BROKER_URL[len("unix://"):]
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", True)
 
 LOGGING = {

@@ -9,7 +9,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from core.crypto import GENERATE_HINT, decode_kek, kek_weakness
 from settings.base import *  # noqa: F401,F403
-from settings.base import ALLOWED_HOSTS, CORS_ALLOWED_ORIGINS, DEBUG, SECRET_KEY, TESSERA
+from settings.base import ALLOWED_HOSTS, CELERY_BROKER_URL, CORS_ALLOWED_ORIGINS, DEBUG, SECRET_KEY, TESSERA
 from settings.env import env_bool, env_int
 
 if DEBUG:
@@ -48,6 +48,14 @@ def _host_problem(host: str) -> str | None:
             return f"{host!r} admits every host under a public suffix"
     return None
 
+
+# Tasks go to the Celery workers through Redis; run in the web process (eager, as in
+# development) only when asked for. A broker in memory would lose every task.
+CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+if not CELERY_TASK_ALWAYS_EAGER and CELERY_BROKER_URL.startswith("memory://"):
+    raise ImproperlyConfigured(
+        "No Celery broker: set REDIS_URL (or CELERY_BROKER_URL) to the Redis the workers read, or "
+        "CELERY_TASK_ALWAYS_EAGER=true to run tasks in the web process (one machine, no worker, no beat).")
 
 if not ALLOWED_HOSTS:
     raise ImproperlyConfigured("ALLOWED_HOSTS must list the public host names.")

@@ -96,7 +96,8 @@ def test_generate_secrets_prints_fresh_values():
 def test_generated_secrets_satisfy_the_production_settings():
     values = _generated()
     env = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/tmp"), **values,
-           "ALLOWED_HOSTS": "id.example.com", "TESSERA_PUBLIC_URL": "https://id.example.com"}
+           "ALLOWED_HOSTS": "id.example.com", "TESSERA_PUBLIC_URL": "https://id.example.com",
+           "REDIS_URL": "redis://127.0.0.1:6379/0"}
     result = subprocess.run([sys.executable, "-c", "import settings.production"], cwd=ROOT, env=env,
                             capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 0, result.stderr

@@ -22,6 +22,7 @@ GOOD = {
     "TESSERA_KEY_ENCRYPTION_KEY": base64.urlsafe_b64encode(bytes(range(100, 132))).decode(),
     "ALLOWED_HOSTS": "id.example.com",
     "TESSERA_PUBLIC_URL": "https://id.example.com",
+    "REDIS_URL": "redis://127.0.0.1:6379/0",
 }
 
 PROBE = """
@@ -108,6 +109,19 @@ def test_unsafe_configuration_is_refused(changes, expected):
     assert code == 3, f"{changes} was accepted: {loaded}"
     assert expected in loaded["error"], loaded["error"]
     assert len(loaded["error"]) > len(expected) + 10  # a sentence saying what to do, not just a name
+
+
+def test_production_needs_a_broker_or_eager_tasks_by_choice():
+    status, refused = import_production(REDIS_URL=None)
+    assert status == 3 and "No Celery broker" in refused["error"]
+    assert import_production(REDIS_URL=None, CELERY_TASK_ALWAYS_EAGER="true")[0] == 0
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/tmp"), **GOOD,
+           "REDIS_URL": "unix:///run/redis/redis.sock?db=2"}
+    show = "import settings.production as s; print(s.CELERY_BROKER_URL, s.CELERY_TASK_ALWAYS_EAGER)"
+    broker = subprocess.run(
+        [sys.executable, "-c", show],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=True).stdout.split()
+    assert broker == ["redis+socket:///run/redis/redis.sock?db=2", "False"]  # Celery's name for a socket
 
 
 def test_a_subdomain_wildcard_and_a_path_prefix_are_fine():
