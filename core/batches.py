@@ -14,8 +14,10 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 from django.db import models, transaction
+from django.db.models import signals
 
 log = logging.getLogger("tessera.jobs")
 
@@ -42,7 +44,7 @@ def delete_in_batches(label: str, rows: Callable[[], models.QuerySet], *, batch_
             pks = list(queryset.select_for_update(skip_locked=True, of=("self",))
                        .order_by().values_list("pk", flat=True)[:batch_size])
             if pks:
-                queryset.filter(pk__in=pks).delete()
+                _delete(queryset.model, pks)
         held = time.monotonic() - started
         if not pks:
             break
@@ -54,3 +56,25 @@ def delete_in_batches(label: str, rows: Callable[[], models.QuerySet], *, batch_
         if len(pks) < batch_size:
             break
     return run
+
+
+def _delete(model: type[models.Model], pks: list) -> None:
+    """Delete the locked rows ``pks`` as Django's ``delete()`` would, without loading them.
+
+    Django's collector fetches every row as a model instance whenever another model points at
+    this one (an access token's refresh token does, with SET_NULL), and deletes 100 rows per
+    statement: on a million expired tokens that was most of the cleanup's time. When the
+    only references are SET_NULL or DO_NOTHING and nobody listens for deletions, the same
+    effect is one UPDATE per reference and one DELETE. Anything else (a CASCADE, a receiver)
+    goes through the collector as before.
+    """
+    references = [rel for rel in model._meta.related_objects if not rel.many_to_many]
+    listened = any(signal.has_listeners(model) for signal in (signals.pre_delete, signals.post_delete))
+    if listened or any(rel.on_delete not in (models.SET_NULL, models.DO_NOTHING) for rel in references):
+        model._base_manager.filter(pk__in=pks).delete()
+        return
+    for rel in references:
+        if rel.on_delete is models.SET_NULL:
+            related = cast(type[models.Model], rel.related_model)
+            related._base_manager.filter(**{f"{rel.field.name}__in": pks}).update(**{rel.field.name: None})
+    model._base_manager.filter(pk__in=pks)._raw_delete(model._base_manager.db)
