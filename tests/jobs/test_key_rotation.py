@@ -19,6 +19,7 @@ from django.core.management import CommandError, call_command
 from django.db import close_old_connections
 from django.utils import timezone
 from joserfc import jwt
+from joserfc.errors import InvalidKeyIdError
 from joserfc.jwk import KeySet
 
 from audit.models import Action, AuditEvent
@@ -174,6 +175,10 @@ def test_a_compromised_key_is_unpublished_and_what_it_signed_is_revoked(live_ser
     assert_oauth_error(refresh(issuer_a, tokens["refresh_token"], client_id, secret), "invalid_grant")
     assert introspect(issuer_a, tokens["access_token"], client_id, secret) == {"active": False}
     assert introspect(issuer_a, jwt_access_token, client_id, secret) == {"active": False}  # unpublished
+    userinfo = requests.get(f"{issuer_a}/userinfo", headers={"Authorization": f"Bearer {tokens['access_token']}"})
+    assert userinfo.status_code == 401 and "invalid_token" in userinfo.headers["WWW-Authenticate"]
+    with pytest.raises(InvalidKeyIdError):  # a relying party fetching the JWKS now refuses it
+        CachingRelyingParty(issuer_a, client_id).verify(tokens["id_token"])
     with tenant_context(world_a.tenant):
         assert not IDToken.objects.exists()
         revoked = SigningKey.objects.get(kid=kid)
