@@ -50,3 +50,9 @@ class IdpConfig(AppConfig):
         sessions_ended.connect(revoke_sessions, weak=False, dispatch_uid="idp.revoke_session_tokens")
         # The tenant's signing keys sign its audit checkpoints (audit does not import idp).
         checkpoints.use_signer(keys.CheckpointSigner())
+
+        from django.core import checks
+
+        from idp import denylist
+
+        checks.register(denylist.check_shared_backend, deploy=True)

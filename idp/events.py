@@ -67,10 +67,13 @@ def token_issued(*, client: Application, user: Any, grant_type: str, scope: str,
     )
 
 
-def token_revoked_by_client(client: Application, *, kind: str, token_id: int, hint: str | None) -> None:
-    """RFC 7009: a client revoked one of its tokens."""
+def token_revoked_by_client(client: Application, *, kind: str, token_id: int | str, hint: str | None,
+                            jti: str | None = None) -> None:
+    """RFC 7009: a client revoked one of its tokens. A JWT access token without a row (client
+    credentials) is the target ``("jwt_access_token", jti)``; ``jti`` says a JWT access token
+    went on the deny list (idp.denylist)."""
     record(Action.TOKEN_REVOKED, actor=client_actor(client), target=(kind, token_id),
-           details={"reason": "client_request", "hint": hint})
+           details={"reason": "client_request", "hint": hint, **({"jti": jti} if jti else {})})
 
 
 def session_tokens_revoked(user: Any, *, sid: str, families: list[uuid.UUID]) -> None:

@@ -10,7 +10,7 @@ from django.db import connection
 from django.utils import timezone
 from oauth2_provider.models import refresh_token_expire_timedelta
 
-from idp import keys, sql
+from idp import denylist, keys, sql
 from idp.claims import subject
 from idp.fields import sha256_hex
 from idp.models import Application, RefreshToken
@@ -55,7 +55,8 @@ def describe_jwt_access_token(token: str) -> dict[str, Any]:
     """A JWT access token (RFC 9068) we signed: signature, typ, iss and expiry checked.
 
     Client-credentials JWTs have no row; those from user flows do, and must still exist
-    (a logout or revocation deletes the row) with their user active.
+    (a logout or revocation deletes the row) with their user active. The deny list (revoked
+    jti) is checked by ``introspect`` for every JWT access token, with or without a row.
     """
     try:
         claims = keys.verify_jwt(token, typ=keys.ACCESS_TOKEN_TYPE)
@@ -97,13 +98,26 @@ def describe_refresh_token(token: str) -> dict[str, Any]:
     }
 
 
+def revoked_jwt(token: str, description: dict[str, Any]) -> bool:
+    """Whether an active ``description`` is of a JWT access token on the deny list (issue 13),
+    or of one whose revocation cannot be checked (deny list unreachable: fail closed, logged).
+    An opaque token (no dots) is never looked up."""
+    if not denylist.is_jwt(token):
+        return False
+    # A row-less JWT was verified (its jti is in the description); one with a row matched its
+    # stored digest, so its payload is ours to read.
+    jti = description["jti"] if "jti" in description else denylist.stored_token_jti(token)
+    return denylist.revoked(require_tenant().pk, jti, where="introspection")
+
+
 def introspect(token: str, hint: str | None) -> dict[str, Any]:
-    """The first active description of ``token`` (the hint decides which kind is tried first)."""
+    """The first active description of ``token`` (the hint decides which kind is tried first),
+    unless it is a revoked JWT access token."""
     order = ([describe_refresh_token, describe_access_token] if hint == "refresh_token"
              else [describe_access_token, describe_refresh_token])
     order.append(describe_jwt_access_token)
     for describe in order:
         result = describe(token)
         if result["active"]:
-            return result
+            return INACTIVE if revoked_jwt(token, result) else result
     return INACTIVE

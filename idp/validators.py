@@ -21,7 +21,7 @@ from oauth2_provider.settings import oauth2_settings
 from oauthlib.oauth2.rfc6749 import errors
 
 from core.lookup_cache import LookupCache
-from idp import claims, events, keys
+from idp import claims, denylist, events, keys
 from idp.crypto import verify_client_secret
 from idp.fields import sha256_hex
 from idp.models import AccessToken, AccessTokenFormat, Application, Grant, GrantType, RefreshToken
@@ -277,19 +277,26 @@ class TesseraOAuth2Validator(OAuth2Validator):
             source=grant)
 
     def revoke_token(self, token, token_type_hint, request, *args, **kwargs):
-        """RFC 7009 revocation (DOT's, scoped to the calling client), audited when it revoked something."""
+        """RFC 7009 revocation (DOT's, scoped to the calling client), audited when it revoked
+        something; a JWT access token of the calling client also goes on the deny list (raises
+        DenyListUnavailable when that was the only way to revoke it: the view answers 503)."""
         checksum = sha256_hex(token)
+        client = request.client if getattr(request.client, "pk", None) else None
         found = [
             (kind, pk)
             for kind, model in (("access_token", AccessToken), ("refresh_token", RefreshToken))
-            for pk in model.objects.filter(token_checksum=checksum, application=request.client)
+            for pk in model.objects.filter(token_checksum=checksum, application=client)
             .values_list("pk", flat=True)[:1]
-        ] if getattr(request.client, "pk", None) else []
+        ] if client is not None else []
+        jti = tokens.deny_jwt_access_token(token, client, has_row=bool(found)) if client is not None else None
         with transaction.atomic():
             super().revoke_token(token, token_type_hint, request, *args, **kwargs)
             if found:
                 events.token_revoked_by_client(request.client, kind=found[0][0], token_id=found[0][1],
-                                               hint=token_type_hint)
+                                               hint=token_type_hint, jti=jti)
+            elif jti is not None:
+                events.token_revoked_by_client(request.client, kind="jwt_access_token", token_id=jti,
+                                               hint=token_type_hint, jti=jti)
 
     def validate_refresh_token(self, refresh_token, client, request, *args, **kwargs) -> bool:
         rt = tokens.usable_refresh_token(refresh_token, client)
@@ -302,12 +309,19 @@ class TesseraOAuth2Validator(OAuth2Validator):
         return True
 
     def validate_bearer_token(self, token, scopes, request) -> bool:
-        """DOT's check, plus: a deactivated user's tokens are dead at once, and userinfo (the
-        ``openid`` scope) needs a token issued to a person."""
+        """DOT's check, plus: a deactivated user's tokens are dead at once, userinfo (the
+        ``openid`` scope) needs a token issued to a person, and a revoked JWT access token's
+        jti is on the deny list (unreachable: treated as revoked)."""
         if not super().validate_bearer_token(token, scopes, request):
             return False
         user = request.user
         if (user is not None and not user.is_active) or (user is None and "openid" in scopes):
+            request.oauth2_error = {"error": "invalid_token", "error_description": "The access token is invalid."}
+            return False
+        # A JWT access token (its row matched, so its payload is ours) may be on the deny list;
+        # an opaque token never is (idp.denylist).
+        if denylist.is_jwt(token) and denylist.revoked(require_tenant().pk, denylist.stored_token_jti(token),
+                                                       where="userinfo"):
             request.oauth2_error = {"error": "invalid_token", "error_description": "The access token is invalid."}
             return False
         return True

@@ -22,9 +22,10 @@ from django.db.models import F
 from django.utils import timezone
 from oauth2_provider.models import refresh_token_expire_timedelta, set_token_value
 
-from idp import events
+from idp import denylist, events, keys
 from idp.fields import sha256_hex
 from idp.models import AccessToken, Application, Grant, RefreshToken
+from tenants.context import require_tenant
 
 log = logging.getLogger(__name__)
 
@@ -184,6 +185,38 @@ def _revoke_where(user: Any, **where: Any) -> tuple[set[uuid.UUID], int]:
         RefreshToken.revoke_family(family)
     deleted, _ = AccessToken.objects.filter(user=user, **where).delete()
     return families, deleted
+
+
+def deny_jwt_access_token(token: str, client: Application, *, has_row: bool) -> str | None:
+    """RFC 7009 for a JWT access token: when this tenant signed it for ``client`` (the one
+    revoking it), its jti goes on the deny list until it expires (idp.denylist). Returns the jti
+    when this request denied it; None for anything else (already denied, expired, another
+    client's or tenant's token, not a JWT access token), which RFC 7009 §2.2 answers with 200
+    all the same.
+
+    ``has_row``: the caller also found and deletes the token's row (user flows), which revokes
+    it at introspection and userinfo on its own; then an unreachable deny list is logged and
+    not fatal. Without a row (client credentials) the deny list is the only way: raises
+    DenyListUnavailable, and the client is told to retry.
+    """
+    if not denylist.is_jwt(token):
+        return None
+    try:
+        claims = keys.verify_jwt(token, typ=keys.ACCESS_TOKEN_TYPE)
+    except keys.InvalidJWT:
+        return None
+    jti, exp = claims.get("jti"), claims.get("exp")
+    if claims.get("client_id") != client.client_id or not isinstance(jti, str) or not isinstance(exp, int):
+        return None
+    try:
+        denied = denylist.deny(require_tenant().pk, jti, exp)
+    except denylist.DenyListUnavailable as exc:
+        log.warning("revocation: deny list unreachable for JWT access token (jti %s, client %s; %s): %s",
+                    jti, client.client_id, "its row deleted" if has_row else "not revoked, answered 503", exc)
+        if has_row:
+            return None
+        raise
+    return jti if denied else None
 
 
 def revoke_session_tokens(user: Any, sid: str) -> None:

@@ -14,6 +14,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from oauth2_provider.views import RevokeTokenView as DOTRevokeTokenView
 from oauth2_provider.views import TokenView as DOTTokenView
 
+from idp.denylist import DenyListUnavailable
 from tenants.context import current_issuer
 
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
@@ -129,3 +130,14 @@ class TokenView(StrictFormPost, DOTTokenView):
 @method_decorator(csrf_exempt, name="dispatch")
 class RevokeTokenView(StrictFormPost, DOTRevokeTokenView):
     """POST /t/<tenant>/revoke (RFC 7009)"""
+
+    def respond(self, request: HttpRequest) -> HttpResponse:
+        try:
+            return super().respond(request)
+        except DenyListUnavailable:
+            # RFC 7009 §2.2.1: 503, the client assumes the token still valid and retries. (The
+            # 5xx rolls the request's transaction back: nothing was half revoked.)
+            response = oauth_error("temporarily_unavailable", "The token could not be revoked just now; "
+                                                              "try again shortly.", status=503)
+            response["Retry-After"] = "5"
+            return response
