@@ -120,6 +120,9 @@ if env_str("REDIS_URL"):
     CACHES["default"] = {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": env_str("REDIS_URL"),
+        # It holds the deny list of revoked JWT access tokens (idp.denylist), which fails
+        # closed: an unreachable Redis must fail fast rather than stall every introspection.
+        "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
     }
 
 AUTH_USER_MODEL = "accounts.User"
