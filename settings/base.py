@@ -110,7 +110,7 @@ _PURGE_DATABASE = ("audit_purge" if "audit_purge" in DATABASES
                    else "default" if DATABASES["default"]["ENGINE"].endswith("sqlite3") else "")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-CACHES = {
+CACHES: dict[str, dict[str, Any]] = {
     "default": {
         "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
         "LOCATION": "tessera",
