@@ -101,7 +101,9 @@ def settings_app_role() -> str:
 
 @pytest.fixture(autouse=True)
 def _fresh_lookup_caches():
-    """Each test starts with empty per-process lookup caches (the database is new too)."""
+    """Each test starts with empty per-process lookup caches (the database is new too: its data
+    keys, which core.crypto keeps per process, are made again on first use)."""
+    from core.crypto import _data_keys
     from idp.keys import active_keys, published_keys
     from idp.validators import clients
     from tenants.middleware import active_tenants
@@ -109,6 +111,7 @@ def _fresh_lookup_caches():
 
     for cache in (clients, active_tenants, active_keys, published_keys, security_policies):
         cache.clear()
+    _data_keys.clear()
     yield
 
 

@@ -130,7 +130,7 @@ def test_client_secret_digest_shape_and_keying(db):
     assert digest == "hmac-sha256$" + hmac.new(key, secret.encode(), hashlib.sha256).hexdigest()
 
 
-def test_verify_client_secret():
+def test_verify_client_secret(db):
     secret = "s3cret-" * 7
     stored = client_secret_digest(secret)
     assert verify_client_secret(secret, stored)
