@@ -6,6 +6,8 @@ tests get their own SQLite file instead: migrated once per session, copied for e
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
 import shutil
@@ -82,6 +84,16 @@ class Manage:
     def query(self, sql: str, params: tuple = ()) -> list[tuple]:
         with sqlite3.connect(self.db_path) as conn:
             return conn.execute(sql, params).fetchall()
+
+    def client_secret_digest(self, secret: str) -> str:
+        """What this database stores for ``secret``: HMAC-SHA256 under its client-secret data
+        key (core.crypto), unsealed here with the test KEK."""
+        from core.crypto import DATA_KEY_PURPOSE, unseal
+        from idp.crypto import _CLIENT_SECRET_INFO
+
+        [(sealed,)] = self.query("SELECT sealed FROM core_datakey WHERE purpose = ?", (_CLIENT_SECRET_INFO.decode(),))
+        key = unseal(sealed, purpose=DATA_KEY_PURPOSE, associated_data=_CLIENT_SECRET_INFO)
+        return "hmac-sha256$" + hmac.new(key, secret.encode(), hashlib.sha256).hexdigest()
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ from django.contrib.auth import authenticate
 from django.core.management import call_command
 from django.test import RequestFactory
 
-from idp.crypto import verify_client_secret
 from idp.management.commands.demo import DEMO_PASSWORD
 from idp.models import Application, SigningKey
 from tenants.context import tenant_context
@@ -47,8 +46,8 @@ def test_demo_prints_issuer_user_and_clients_and_is_idempotent(manage):
     [(stored,)] = manage.query("SELECT client_secret FROM idp_application WHERE client_id = 'demo-web'")
     new_secret = second["clients"][0]["client_secret"]
     assert new_secret != clients["demo-web"]["client_secret"]
-    assert verify_client_secret(new_secret, stored)
-    assert not verify_client_secret(clients["demo-web"]["client_secret"], stored)
+    assert stored == manage.client_secret_digest(new_secret)
+    assert stored != manage.client_secret_digest(clients["demo-web"]["client_secret"])
 
 
 def test_demo_human_output(manage):
