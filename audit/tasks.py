@@ -6,7 +6,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from audit import retention
-from tenants.models import Tenant
+from tenants.tasks import enqueue_for_each_tenant
 
 
 @shared_task(name="audit.tasks.maintain_tenant", ignore_result=True)
@@ -19,7 +19,4 @@ def maintain_tenant(tenant_id: int) -> int:
 @shared_task(name="audit.tasks.maintain_all_tenants", ignore_result=True)
 def maintain_all_tenants() -> int:
     """Enqueue the audit job for every tenant, deactivated ones included; how many."""
-    ids = list(Tenant.objects.order_by("pk").values_list("pk", flat=True))
-    for tenant_id in ids:
-        maintain_tenant.delay(tenant_id)
-    return len(ids)
+    return enqueue_for_each_tenant(maintain_tenant, include_inactive=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from idp import cleanup, rotation
-from tenants.models import Tenant
+from tenants.tasks import enqueue_for_each_tenant
 
 
 @shared_task(name="idp.tasks.cleanup_tenant", ignore_result=True)
@@ -22,10 +22,7 @@ def cleanup_tenant(tenant_id: int, batch_size: int = cleanup.DEFAULT_BATCH_SIZE)
 @shared_task(name="idp.tasks.cleanup_all_tenants", ignore_result=True)
 def cleanup_all_tenants() -> int:
     """Enqueue a cleanup for every tenant, deactivated ones included; how many were enqueued."""
-    ids = list(Tenant.objects.order_by("pk").values_list("pk", flat=True))
-    for tenant_id in ids:
-        cleanup_tenant.delay(tenant_id)
-    return len(ids)
+    return enqueue_for_each_tenant(cleanup_tenant, include_inactive=True)
 
 
 @shared_task(name="idp.tasks.rotate_keys_tenant", ignore_result=True)
@@ -38,7 +35,4 @@ def rotate_keys_tenant(tenant_id: int) -> int:
 @shared_task(name="idp.tasks.rotate_keys_all_tenants", ignore_result=True)
 def rotate_keys_all_tenants() -> int:
     """Enqueue a rotation check for every active tenant; how many were enqueued."""
-    ids = list(Tenant.objects.filter(is_active=True).order_by("pk").values_list("pk", flat=True))
-    for tenant_id in ids:
-        rotate_keys_tenant.delay(tenant_id)
-    return len(ids)
+    return enqueue_for_each_tenant(rotate_keys_tenant, include_inactive=False)

@@ -43,3 +43,16 @@ def tenant_task(**options: Any) -> Callable[[Callable[..., Any]], Any]:
         return shared_task(**options)(run)
 
     return decorate
+
+
+def enqueue_for_each_tenant(task: Any, *, include_inactive: bool) -> int:
+    """Enqueue ``task(tenant_id)`` once per tenant, in id order (beat's periodic jobs fan out
+    so: tasks take ids, and each runs its tenant through the platform door); how many."""
+    tenants = Tenant.objects.order_by("pk")
+    if not include_inactive:
+        tenants = tenants.filter(is_active=True)
+    ids = list(tenants.values_list("pk", flat=True))
+    for tenant_id in ids:
+        task.delay(tenant_id)
+    return len(ids)
+

@@ -21,9 +21,11 @@ class Command(TenantCommand):
         tenants = [self.tenant(opts)] if opts["tenant"] else list(Tenant.objects.order_by("pk"))
         if not tessera_settings.AUDIT_PURGE_DATABASE:
             self.stderr.write("TESSERA_AUDIT_PURGE_DATABASE is not set: checkpoints only, nothing purged")
-        for tenant in tenants:
+
+        def maintain(tenant: Tenant) -> None:
             report = retention.maintain_tenant(tenant.pk, actor=self.actor)
-            if report is None:
-                continue
-            at = f"checkpoint at #{report.checkpoint_seq}" if report.checkpoint_seq else "no checkpoint"
-            self.stdout.write(f"{tenant.slug}: {at}; {report.purged} events purged")
+            if report is not None:
+                at = f"checkpoint at #{report.checkpoint_seq}" if report.checkpoint_seq else "no checkpoint"
+                self.stdout.write(f"{tenant.slug}: {at}; {report.purged} events purged")
+
+        self.for_each_tenant(tenants, maintain, what="audit job")

@@ -3,16 +3,9 @@ codes, expired sessions and stale lockout counters, tenant by tenant (idp.cleanu
 
 from __future__ import annotations
 
-import logging
-
-from django.core.management.base import CommandError
-from django.db import DatabaseError
-
 from idp.cleanup import DEFAULT_BATCH_SIZE, clean_tenant
 from tenants.commands import TenantCommand
 from tenants.models import Tenant
-
-log = logging.getLogger("tessera.jobs")
 
 
 class Command(TenantCommand):
@@ -30,18 +23,11 @@ class Command(TenantCommand):
         if not 1 <= opts["batch_size"] <= 30_000:
             raise self.fail("--batch-size must be between 1 and 30000")
         tenants = [self.tenant(opts)] if opts["tenant"] else list(Tenant.objects.order_by("pk"))
-        failed = []
-        for tenant in tenants:
-            try:
-                report = clean_tenant(tenant.pk, batch_size=opts["batch_size"])
-            except DatabaseError as exc:  # one tenant's trouble does not stop the others'
-                log.exception("cleanup of %s failed", tenant.slug)
-                self.stderr.write(f"{tenant.slug}: failed ({type(exc).__name__}); run again to resume")
-                failed.append(tenant.slug)
-                continue
-            if report is None:
-                continue
-            kinds = ", ".join(f"{count} {label}" for label, count in report.deleted.items())
-            self.stdout.write(f"{tenant.slug}: deleted {kinds}; longest batch {report.longest:.3f} s")
-        if failed:
-            raise CommandError(f"cleanup failed for {', '.join(failed)}", returncode=1)
+
+        def clean(tenant: Tenant) -> None:
+            report = clean_tenant(tenant.pk, batch_size=opts["batch_size"])
+            if report is not None:
+                kinds = ", ".join(f"{count} {label}" for label, count in report.deleted.items())
+                self.stdout.write(f"{tenant.slug}: deleted {kinds}; longest batch {report.longest:.3f} s")
+
+        self.for_each_tenant(tenants, clean, what="cleanup")

@@ -3,18 +3,11 @@
 
 from __future__ import annotations
 
-import logging
-
-from django.core.management.base import CommandError
-from django.db import DatabaseError
-
 from idp import rotation
 from idp.models import SigningKey
 from tenants.commands import TenantCommand
 from tenants.models import Tenant
 from tenants.platform import platform_access
-
-log = logging.getLogger("tessera.jobs")
 
 
 class Command(TenantCommand):
@@ -37,15 +30,9 @@ class Command(TenantCommand):
             self._compromised(self.tenant(opts), opts["compromised"])
             return
         tenants = [self.tenant(opts)] if opts["tenant"] else list(Tenant.objects.filter(is_active=True).order_by("pk"))
-        failed = []
-        for tenant in tenants:
-            try:
-                report = rotation.rotate_tenant(tenant.pk, begin=opts["now"], actor=self.actor)
-            except DatabaseError as exc:  # one tenant's trouble does not stop the others'
-                log.exception("key rotation of %s failed", tenant.slug)
-                self.stderr.write(f"{tenant.slug}: failed ({type(exc).__name__}); run again to resume")
-                failed.append(tenant.slug)
-                continue
+
+        def rotate(tenant: Tenant) -> None:
+            report = rotation.rotate_tenant(tenant.pk, begin=opts["now"], actor=self.actor)
             if report is None:
                 raise self.fail(f"tenant {tenant.slug!r} is deactivated")
             self._print(report)
@@ -54,8 +41,8 @@ class Command(TenantCommand):
                 self.stdout.write(f"{tenant.slug}: the new keys sign from the first run of the rotation job "
                                   f"{int(signs_from.total_seconds())} s or more from now (run this command "
                                   "without --now then, or let the scheduled job do it)")
-        if failed:
-            raise CommandError(f"key rotation failed for {', '.join(failed)}", returncode=1)
+
+        self.for_each_tenant(tenants, rotate, what="key rotation")
 
     def _compromised(self, tenant: Tenant, kid: str) -> None:
         with platform_access(tenant, reason=f"emergency rotation: signing key {kid} compromised", actor=self.actor):
