@@ -72,16 +72,18 @@ class Report:
 
 def _reseal_column(column: SealedColumn, *, check_only: bool) -> tuple[int, int]:
     """(rows re-sealed, rows still sealed under a previous KEK) of one column, for the tenant in context."""
-    done = remaining = 0
+    if check_only:  # a read: no locks, no transaction per row
+        remaining = sum(not sealed_under_current_kek(bytes(getattr(row, column.column)), purpose=column.purpose,
+                                                     associated_data=column.aad(row))
+                        for row in column.rows().order_by("pk").iterator())
+        return 0, remaining
+    done = 0
     for pk in list(column.rows().order_by("pk").values_list("pk", flat=True)):
         with transaction.atomic():
             row = column.rows().select_for_update(skip_locked=True).filter(pk=pk).first()
             if row is None:
                 continue  # another run holds it (or it is gone)
             blob = bytes(getattr(row, column.column))
-            if check_only:
-                remaining += not sealed_under_current_kek(blob, purpose=column.purpose, associated_data=column.aad(row))
-                continue
             fresh = reseal(blob, purpose=column.purpose, associated_data=column.aad(row))
             if fresh is None:
                 continue
@@ -91,7 +93,7 @@ def _reseal_column(column: SealedColumn, *, check_only: bool) -> tuple[int, int]
                 row.resealed, updated = timezone.now(), [*updated, "resealed"]
             row.save(update_fields=updated)
             done += 1
-    return done, remaining
+    return done, 0
 
 
 def rotate(tenants: Iterable[Tenant], *, actor: Actor, check_only: bool = False) -> Report:

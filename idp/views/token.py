@@ -135,8 +135,9 @@ class RevokeTokenView(StrictFormPost, DOTRevokeTokenView):
         try:
             return super().respond(request)
         except DenyListUnavailable:
-            # RFC 7009 §2.2.1: 503, the client assumes the token still valid and retries. (The
-            # 5xx rolls the request's transaction back: nothing was half revoked.)
+            # RFC 7009 §2.2.1: 503, the client assumes the token still valid and retries. Nothing
+            # was half revoked: the deny list is written before any row is touched, and this is
+            # raised only for a token with no row.
             response = oauth_error("temporarily_unavailable", "The token could not be revoked just now; "
                                                               "try again shortly.", status=503)
             response["Retry-After"] = "5"
