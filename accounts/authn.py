@@ -164,7 +164,7 @@ def pending_sign_in(request: HttpRequest) -> PendingSignIn | None:
     if time.time() - float(data.get("at", 0)) > PENDING_TTL:
         del request.session[PENDING_SESSION_KEY]
         return None
-    user = get_user_model().objects.filter(uid=data["uid"], is_active=True).first()
+    user = get_user_model().objects.filter(uid=data["uid"], is_active=True, locked=False).first()
     if user is None or not constant_time_compare(data.get("hash", ""), user.get_session_auth_hash()):
         return None
     return PendingSignIn(user=user, amr=tuple(data["amr"]), enrol=bool(data.get("enrol")),

@@ -48,6 +48,11 @@ class TenantModelBackend(ModelBackend):
             return user
         return None
 
+    def user_can_authenticate(self, user: Any) -> bool:
+        """Active and not locked by an admin (a lock also ends the user's sessions at once:
+        ``get_user`` asks this of every session's user)."""
+        return super().user_can_authenticate(user) and not getattr(user, "locked", False)
+
     def get_user(self, user_id: Any):
         # The default manager is tenant-scoped: a session from tenant A finds nobody at B.
         if get_current_tenant() is None:

@@ -92,8 +92,8 @@ def factors_of(user: User) -> Factors:
 
 
 def is_tenant_admin(user: User) -> bool:
-    """Until admin roles exist (the admin-surfaces issue), a tenant admin is a staff user."""
-    return bool(user.is_staff or user.is_superuser)
+    """A user with an admin role (read-only or full) in their tenant."""
+    return user.is_tenant_admin
 
 
 def mfa_required(user: User, policy: SecurityPolicy) -> bool:

@@ -12,7 +12,7 @@ from django.db import models
 from django.db.models.functions import Lower
 
 from tenants.managers import TenantScopedUserManager
-from tenants.models import TenantOwned
+from tenants.models import AdminRole, TenantOwned
 
 
 class User(TenantOwned, AbstractUser):
@@ -29,6 +29,12 @@ class User(TenantOwned, AbstractUser):
     self_registered = models.BooleanField(default=False, editable=False)
     # The OpenID "sub": stable, opaque, never reused; unlike the pk it reveals no counts.
     uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    # The admin surfaces (the API, Django admin): none, read-only or full. Tenant admins sign in
+    # through the tenant's MFA policy like everyone, "required for tenant admins" included.
+    admin_role = models.CharField(max_length=16, choices=AdminRole.choices, default=AdminRole.NONE, blank=True)
+    # Locked by an admin: no sign-in (the same answer as a wrong password) until unlocked.
+    # Unlike deactivation, a lock is meant to be lifted; both end the user's sessions and tokens.
+    locked = models.BooleanField(default=False, editable=False)
     # OpenID's updated_at: when the profile last changed (not when the account was created).
     updated = models.DateTimeField(auto_now=True)
 
@@ -53,6 +59,10 @@ class User(TenantOwned, AbstractUser):
 
     def __str__(self) -> str:
         return self.username
+
+    @property
+    def is_tenant_admin(self) -> bool:
+        return self.admin_role in (AdminRole.READ_ONLY, AdminRole.FULL)
 
 
 class LoginThrottle(TenantOwned):

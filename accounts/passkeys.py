@@ -252,6 +252,8 @@ class AuthenticateComplete(_Authentication, CompleteCredentialAuthenticationView
             with _malformed_is_422(), rewrite_exceptions(logger=log):
                 device = helper.authenticate_complete(user=user, state=state, data=self.request.data)
             self.check_device_usable(device)
+            if device.user.locked:  # the library refuses inactive users; a locked one is refused the same way
+                raise exceptions.UserDisabled()
             if user is None and not (state["require_user_verification"] and helper.user_verified):
                 raise exceptions.UnprocessableEntity(code="user_not_verified",
                                                      detail=_("Passwordless sign-in needs user verification."))

@@ -54,6 +54,16 @@ class Action(models.TextChoices):
     KEY_STATE_CHANGED = "key.state_changed", _("Signing key state changed")
     KEK_RESEALED = "key.kek_resealed", _("Secrets re-sealed under a new key-encryption key")
     ADMIN_ACTION = "admin.action", _("Admin action")
+    # The admin surfaces (the API and Django admin), through the same services.
+    POLICY_UPDATED = "tenant.policy_updated", _("Security policy changed")
+    TENANT_UPDATED = "tenant.updated", _("Tenant changed")
+    USER_DEACTIVATED = "user.deactivated", _("User deactivated")
+    USER_REACTIVATED = "user.reactivated", _("User reactivated")
+    USER_LOCKED = "user.locked", _("User locked by an admin")
+    USER_UNLOCKED = "user.unlocked", _("User unlocked by an admin")
+    MFA_RESET = "mfa.reset", _("Second factors reset by an admin")
+    SESSIONS_REVOKED = "auth.sessions_revoked", _("Sessions ended by an admin")
+    AUDIT_EXPORTED = "audit.exported", _("Audit trail exported")
     PLATFORM_ACCESS = "platform.access", _("Platform-level access to a tenant")
     AUDIT_PURGED = "audit.purged", _("Audit events past retention purged")
 

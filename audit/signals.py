@@ -13,7 +13,7 @@ from audit.models import Action, Outcome
 from audit.recording import record
 from core.actors import ANONYMOUS, Actor, system_actor, user_actor
 from tenants.context import get_current_tenant
-from tenants.signals import platform_accessed, tenant_created
+from tenants.signals import platform_accessed, policy_changed, tenant_created
 
 
 def logged_in(sender, request, user, **kwargs) -> None:
@@ -59,6 +59,11 @@ def platform_was_accessed(sender, tenant, actor: Actor, reason: str, **kwargs: A
     record(Action.PLATFORM_ACCESS, actor=actor, target=("tenant", tenant.slug), details={"reason": reason})
 
 
+def policy_was_changed(sender, tenant, actor: Actor | None, changes: dict[str, Any], **kwargs: Any) -> None:
+    record(Action.POLICY_UPDATED, actor=actor or system_actor("tessera"), target=("tenant", tenant.slug),
+           details={"changes": changes})
+
+
 def connect() -> None:
     user_logged_in.connect(logged_in, dispatch_uid="audit.logged_in")
     user_login_failed.connect(login_failed, dispatch_uid="audit.login_failed")
@@ -66,3 +71,4 @@ def connect() -> None:
     post_save.connect(admin_action, sender=LogEntry, dispatch_uid="audit.admin_action")
     tenant_created.connect(tenant_was_created, dispatch_uid="audit.tenant_created")
     platform_accessed.connect(platform_was_accessed, dispatch_uid="audit.platform_accessed")
+    policy_changed.connect(policy_was_changed, dispatch_uid="audit.policy_changed")

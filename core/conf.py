@@ -53,6 +53,9 @@ DEFAULTS: dict[str, Any] = {
     "AUDIT_PURGE_DATABASE": "",
     # How often beat runs the cleanup of expired tokens, codes, sessions and lockout counters.
     "CLEANUP_INTERVAL": 3600,
+    # Slug of the reserved tenant whose admins are platform staff: they manage tenants at
+    # /admin/ and /api/v1/tenants/, and act inside a tenant only through the audited door.
+    "PLATFORM_TENANT": "platform",
     # "development", "test" or "production" (set by the settings overlay): production
     # refuses what only makes sense on a developer's machine (`manage.py demo`).
     "ENVIRONMENT": "development",

@@ -16,6 +16,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 
+from core.api.problems import is_api_path, problem_response
+
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
 
@@ -36,17 +38,26 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
 
 
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if is_api_path(request.path):
+        return problem_response(request, 400, code="bad_request", detail="The request could not be read.")
     return _page(request, 400, _("The request could not be read"),
                  _("Please go back and try again. If you sent a form, send it as UTF-8."))
 
 
 def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if is_api_path(request.path):
+        return problem_response(request, 403, code="permission_denied", detail="Not allowed.")
     return _page(request, 403, _("Not allowed"), _("You may not open this page."))
 
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if is_api_path(request.path):
+        return problem_response(request, 404, code="not_found", detail="There is nothing at this address.")
     return _page(request, 404, _("Page not found"), _("There is nothing at this address."))
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
+    if is_api_path(request.path):
+        return problem_response(request, 500, code="server_error",
+                                detail="Something went wrong; try again in a moment.")
     return _page(request, 500, _("Something went wrong"), _("Please try again in a moment."))

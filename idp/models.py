@@ -6,6 +6,7 @@ import uuid
 from typing import ClassVar
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from oauth2_provider.models import (
     AbstractAccessToken,
@@ -18,7 +19,7 @@ from oauth2_provider.models import (
 from idp.fields import DigestField
 from idp.redirects import redirect_uri_matches
 from tenants.managers import TenantScopedManager
-from tenants.models import TenantOwned
+from tenants.models import AdminRole, TenantOwned
 
 
 class GrantType(models.TextChoices):
@@ -44,6 +45,23 @@ class ApplicationType(models.TextChoices):
 class AccessTokenFormat(models.TextChoices):
     OPAQUE = "opaque", "Opaque (introspect to validate)"
     JWT = "jwt", "JWT (RFC 9068, validated locally by resource servers)"
+
+
+ADMIN_READ, ADMIN_WRITE = "admin:read", "admin:write"
+ADMIN_SCOPES = frozenset({ADMIN_READ, ADMIN_WRITE})
+
+
+def admin_scopes_of(user: object) -> frozenset[str]:
+    """The admin scopes a person's role covers: full both, read-only admin:read, else none."""
+    role = getattr(user, "admin_role", "")
+    if role == AdminRole.FULL:
+        return ADMIN_SCOPES
+    return frozenset({ADMIN_READ}) if role == AdminRole.READ_ONLY else frozenset()
+
+
+def validate_admin_scopes(value: object) -> None:
+    if not isinstance(value, list) or not set(value) <= ADMIN_SCOPES:
+        raise ValidationError(f"A list of admin scopes among {', '.join(sorted(ADMIN_SCOPES))}.")
 
 
 # DOT's single authorization_grant_type values, mapped to ours (validate_grant_type uses ours).
@@ -77,6 +95,13 @@ class Application(TenantOwned, AbstractApplication):
     application_type = models.CharField(
         max_length=8, choices=ApplicationType.choices, default=ApplicationType.WEB,
         help_text="native: a loopback redirect URI matches on any port (RFC 8252 §7.3); web: exact match only.",
+    )
+
+    # The admin API's scopes are never requestable by default: a client must be given them.
+    # Through the code flow they are granted only as far as the user's admin role goes.
+    admin_scopes = models.JSONField(
+        default=list, blank=True, validators=[validate_admin_scopes],
+        help_text="Admin API scopes this client may request: admin:read, admin:write.",
     )
 
     objects: ClassVar[ApplicationManager] = ApplicationManager()

@@ -24,7 +24,16 @@ from core.lookup_cache import LookupCache
 from idp import claims, denylist, events, keys
 from idp.crypto import verify_client_secret
 from idp.fields import sha256_hex
-from idp.models import AccessToken, AccessTokenFormat, Application, Grant, GrantType, RefreshToken
+from idp.models import (
+    ADMIN_SCOPES,
+    AccessToken,
+    AccessTokenFormat,
+    Application,
+    Grant,
+    GrantType,
+    RefreshToken,
+    admin_scopes_of,
+)
 from idp.redirects import valid_resource_indicator
 from idp.services import tokens
 from idp.state import flow_state
@@ -121,6 +130,9 @@ class TesseraOAuth2Validator(OAuth2Validator):
         # token, no userinfo), no profile, email or offline_access.
         if request.grant_type == GrantType.CLIENT_CREDENTIALS and claims.USER_SCOPES & set(scopes):
             return False
+        # The admin API's scopes only for a client that was given them (RFC 6749 §3.3).
+        if ADMIN_SCOPES & set(scopes) - set(request.client.admin_scopes or ()):
+            return False
         return super().validate_scopes(client_id, scopes, client, request, *args, **kwargs)
 
     def get_default_scopes(self, client_id, request, *args, **kwargs) -> list[str]:
@@ -136,6 +148,10 @@ class TesseraOAuth2Validator(OAuth2Validator):
             raise errors.InvalidRequestError(description="code_challenge_method must be S256.", request=request)
         state = flow_state(request)
         authn = state.authn
+        # Admin scopes reach a person's token only as far as their admin role goes (a read-only
+        # admin gets admin:read of admin:read admin:write, a user with no role neither);
+        # RFC 6749 §3.3 lets the server grant less than asked, and the token response says so.
+        request.scopes = [s for s in request.scopes if s not in ADMIN_SCOPES or s in admin_scopes_of(request.user)]
         return Grant.objects.create(
             application=request.client, user=request.user, code=code["code"],
             expires=expires or timezone.now() + timedelta(seconds=oauth2_settings.AUTHORIZATION_CODE_EXPIRE_SECONDS),
@@ -307,6 +323,28 @@ class TesseraOAuth2Validator(OAuth2Validator):
         request.refresh_token_instance = rt  # DOT's own attribute (get_original_scopes reads it)
         flow_state(request).refresh_token = rt
         return True
+
+    def _load_access_token(self, token):
+        """DOT's lookup by digest; else a row-less client-credentials JWT access token (RFC
+        9068) this tenant signed, as an unsaved AccessToken, so resource views (the admin API)
+        accept JWTs that introspection accepts. Its jti is checked against the deny list below."""
+        row = super()._load_access_token(token)
+        if row is not None or not denylist.is_jwt(token):
+            return row
+        try:
+            jwt = keys.verify_jwt(token, typ=keys.ACCESS_TOKEN_TYPE)
+        except keys.InvalidJWT:
+            return None
+        client_id, exp = jwt.get("client_id"), jwt.get("exp")
+        if not isinstance(client_id, str) or jwt.get("sub") != client_id or not isinstance(exp, int):
+            return None  # a person's JWT always has its row: gone means revoked
+        application = Application.objects.filter(client_id=client_id).first()
+        if application is None:
+            return None
+        aud = jwt.get("aud")
+        return AccessToken(tenant=application.tenant, application=application, user=None, token="",
+                           scope=str(jwt.get("scope", "")), expires=dt.datetime.fromtimestamp(exp, dt.UTC),
+                           resource=[aud] if isinstance(aud, str) else list(aud or []))
 
     def validate_bearer_token(self, token, scopes, request) -> bool:
         """DOT's check, plus: a deactivated user's tokens are dead at once, userinfo (the

@@ -36,6 +36,9 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "corsheaders",
     "oauth2_provider",
     "django_otp",
@@ -220,8 +223,32 @@ CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS", [])
 CORS_URLS_REGEX = r"^/t/[^/]+/(token|userinfo|jwks\.json|revoke|introspect|\.well-known/.*)$"
 
 REST_FRAMEWORK = {
+    # Nothing by default: the admin API's views say who may call them (tenants.api.views), and
+    # the passkey ceremonies (django-otp-webauthn's DRF views) keep their own behaviour.
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "core.api.schema.AutoSchema",
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_THROTTLE_RATES": {"admin_api": env_str("TESSERA_API_THROTTLE_RATE", "1200/min")},
+}
+
+# The OpenAPI document of the admin API (/api/schema/, Swagger UI at /api/docs/).
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Tessera admin API",
+    "DESCRIPTION": (
+        "Manage a tenant of the Tessera identity provider: users, OAuth clients, signing keys, the "
+        "security policy, the audit trail and webhooks; and, for platform staff, the tenants. "
+        "Authenticate with an access token of the tenant's own issuer carrying admin:read (to read) "
+        "or admin:write (to change). Errors are RFC 9457 problem details."
+    ),
+    "VERSION": "1",
+    "OAS_VERSION": "3.1.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": r"/(t/\{tenant\}/)?api/v1",
+    "PREPROCESSING_HOOKS": ["core.api.schema.only_the_admin_api"],
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {"SigningAlgorithmEnum": "idp.models.SigningAlgorithm"},
+    "SWAGGER_UI_DIST": "SIDECAR",
 }
 
 # Tessera's own knobs (read through core.conf.tessera_settings, which has the defaults).
@@ -242,6 +269,7 @@ TESSERA: dict[str, Any] = {
     "KEY_ROTATION_CHECK_INTERVAL": env_int("TESSERA_KEY_ROTATION_CHECK_INTERVAL", 3600),
     "AUDIT_MAINTENANCE_INTERVAL": env_int("TESSERA_AUDIT_MAINTENANCE_INTERVAL", 3600),
     "AUDIT_PURGE_DATABASE": _PURGE_DATABASE,
+    "PLATFORM_TENANT": env_str("TESSERA_PLATFORM_TENANT", "platform"),
     "ENVIRONMENT": "development",
 }
 
@@ -268,6 +296,10 @@ OAUTH2_PROVIDER = {
         "profile": _("See your name and username"),
         "email": _("See your email address"),
         "offline_access": _("Stay signed in to the app"),
+        # The admin API (granted only to clients given them, and to people as far as their
+        # admin role goes: idp.models.admin_scopes_of).
+        "admin:read": _("See this organisation's users, apps, settings and audit trail"),
+        "admin:write": _("Change this organisation's users, apps and settings"),
     },
     "DEFAULT_SCOPES": ["openid"],
     "AUTHORIZATION_CODE_EXPIRE_SECONDS": 60,

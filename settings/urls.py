@@ -1,19 +1,32 @@
 """Root URLconf: platform-level routes and each tenant's routes under /t/<tenant>/."""
 
 from django.urls import URLPattern, URLResolver, include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from idp.views import discovery
 from tenants.branding import branding_css
+
+# The tenant's admin API: {issuer}/api/v1/...
+tenant_api_patterns: list[URLPattern | URLResolver] = [
+    path("", include("accounts.api.urls")),
+    path("", include("idp.api.urls")),
+    path("", include("tenants.api.urls")),
+    path("", include("audit.api.urls")),
+]
 
 tenant_patterns: list[URLPattern | URLResolver] = [
     path("", include("idp.urls")),
     path("", include("accounts.urls")),
     path("branding.css", branding_css, name="branding-css"),
+    path("api/v1/", include(tenant_api_patterns)),
 ]
 
 urlpatterns = [
-    # /admin/ (platform staff) and /t/<tenant>/admin/ arrive with the scoped-admin issue:
-    # until platform accounts exist, nobody could sign in to them.
+    # The platform API (platform staff; tenants.middleware runs it as the platform tenant).
+    path("api/v1/tenants/", include("tenants.api.platform_urls")),
+    # The admin API's OpenAPI 3.1 document and its Swagger UI (served from drf-spectacular-sidecar).
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     # RFC 8414 §3: metadata of issuer https://host/t/acme lives at /.well-known/oauth-authorization-server/t/acme
     path(
         ".well-known/oauth-authorization-server/t/<slug:tenant>",

@@ -22,6 +22,11 @@ class TenantScopedQuerySetMixin:
     def get_queryset(self):
         return super().get_queryset().filter(tenant=require_tenant())  # type: ignore[misc]
 
+    def none(self):
+        """The empty queryset, with or without a tenant (it reads no row): what schema tools
+        such as drf-spectacular ask a model's default manager for."""
+        return super().get_queryset().none()  # type: ignore[misc]
+
 
 class TenantScopedManager(TenantScopedQuerySetMixin, models.Manager[_M]):
     """Default manager of tenant-owned models."""

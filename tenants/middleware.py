@@ -11,6 +11,8 @@ from django.template.response import TemplateResponse
 from django.utils import translation
 from django.utils.translation import gettext as _
 
+from core.api.problems import is_api_path, problem_response
+from core.conf import tessera_settings
 from core.lookup_cache import LookupCache
 from tenants.context import tenant_context
 from tenants.locale import say_language
@@ -30,10 +32,16 @@ WELL_KNOWN_PATH = re.compile(
 )
 
 
+# The platform API acts as the platform tenant: its tokens come from that tenant's issuer.
+PLATFORM_API_PATH = re.compile(r"^/api/v1/tenants(?:/|$)")
+
+
 def tenant_slug_from_path(path: str) -> str | None:
     """The tenant slug a request path addresses, or None for platform-level paths."""
     match = TENANT_PATH.match(path) or WELL_KNOWN_PATH.match(path)
-    return match.group("slug") if match else None
+    if match:
+        return match.group("slug")
+    return tessera_settings.PLATFORM_TENANT if PLATFORM_API_PATH.match(path) else None
 
 
 class TenantMiddleware:
@@ -52,6 +60,9 @@ class TenantMiddleware:
         if slug is None:
             return self.get_response(request)
         tenant = active_tenant(slug) if re.fullmatch(SLUG_RE, slug) else None
+        if tenant is None and is_api_path(request.path_info):
+            return problem_response(request, 404, code="unknown_tenant",
+                                    detail="No active organisation is served at this address.")
         if tenant is None:
             # Before the language middleware (no tenant, no session): the browser's language.
             language = translation.get_language_from_request(request, check_path=False)

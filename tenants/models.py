@@ -45,6 +45,13 @@ class Tenant(models.Model):
     def __str__(self) -> str:
         return self.slug
 
+    @property
+    def is_platform(self) -> bool:
+        """The reserved tenant whose admins are platform staff (TESSERA_PLATFORM_TENANT)."""
+        from core.conf import tessera_settings
+
+        return self.slug == tessera_settings.PLATFORM_TENANT
+
 
 class TenantOwned(models.Model):
     """Abstract base: a non-null tenant, a scoped default manager and an explicit unscoped one.
@@ -66,6 +73,17 @@ class TenantOwned(models.Model):
         if self.tenant_id is None:
             self.tenant = require_tenant()
         super().save(*args, **kwargs)
+
+
+class AdminRole(models.TextChoices):
+    """What a user may do in their tenant's admin surfaces (the API and Django admin).
+
+    Platform staff are the admins of the platform tenant (``Tenant.is_platform``).
+    """
+
+    NONE = "", "None"
+    READ_ONLY = "read_only", "Read-only admin"
+    FULL = "full", "Full admin"
 
 
 class MFAPolicy(models.TextChoices):

@@ -9,7 +9,7 @@ from core.actors import Actor
 from core.lookup_cache import LookupCache
 from tenants.context import tenant_context
 from tenants.models import SecurityPolicy, Tenant
-from tenants.signals import tenant_created
+from tenants.signals import policy_changed, tenant_created
 
 
 def create_tenant(slug: str, name: str, *, actor: Actor | None = None) -> Tenant:
@@ -50,21 +50,27 @@ def policy_for(tenant: Tenant) -> SecurityPolicy:
     return security_policies.get_or_load(tenant.pk, load)
 
 
-def update_policy(tenant: Tenant, **fields: object) -> SecurityPolicy:
-    """Change the tenant's security policy (validated); the one door the admin and the API use."""
+def update_policy(tenant: Tenant, *, actor: Actor | None = None, **fields: object) -> SecurityPolicy:
+    """Change the tenant's security policy (validated); the one door the admin and the API
+    use. A change is audited (``policy_changed``: the fields, old and new values)."""
     with tenant_context(tenant), transaction.atomic():
         policy = SecurityPolicy.objects.select_for_update().get(pk=policy_for(tenant).pk)
+        changes: dict[str, dict[str, object]] = {}
         for name, value in fields.items():
-            if name not in _POLICY_FIELDS:
+            if name not in POLICY_FIELDS:
                 raise ValidationError({name: "Not a field of the security policy."})
+            if getattr(policy, name) != value:
+                changes[name] = {"from": getattr(policy, name), "to": value}
             setattr(policy, name, value)
         policy.full_clean()
         policy.save()
+        if changes:
+            policy_changed.send(sender=SecurityPolicy, tenant=tenant, actor=actor, changes=changes)
     security_policies.evict(tenant.pk)
     return policy
 
 
-_POLICY_FIELDS = frozenset({
+POLICY_FIELDS = frozenset({
     "mfa", "allow_totp", "allow_passkeys", "allow_recovery_codes", "allow_passwordless",
     "session_idle_timeout", "session_absolute_timeout", "password_min_length", "passkey_rp_id",
     "lockout_failure_limit", "lockout_cooloff", "ip_failure_limit",

@@ -1,6 +1,6 @@
 """Signals tenants sends so that higher apps can act without tenants importing them.
 
-Both are sent inside the tenant's context and the transaction of the change; a receiver's
+Each is sent inside the tenant's context and the transaction of the change; a receiver's
 error rolls the change back.
 """
 
@@ -13,3 +13,7 @@ tenant_created = Signal()
 # Platform code entered a tenant (tenants.platform). Arguments: tenant, actor, reason.
 # audit records it in that tenant's trail.
 platform_accessed = Signal()
+
+# The tenant's security policy changed (tenants.services.update_policy). Arguments: tenant,
+# actor (or None), changes ({field: {"from": old, "to": new}}). audit records it.
+policy_changed = Signal()

@@ -21,6 +21,7 @@ from idp.models import (
     GrantType,
     RefreshToken,
     SigningAlgorithm,
+    validate_admin_scopes,
 )
 from idp.redirects import validate_redirect_uri, validate_web_origin
 from idp.tokens import generate_client_secret
@@ -48,6 +49,7 @@ class ClientSettings:
     algorithm: str
     access_token_format: str
     application_type: str
+    admin_scopes: list[str] = dataclasses.field(default_factory=list)
 
     @classmethod
     def of(cls, application: Application) -> ClientSettings:
@@ -57,7 +59,7 @@ class ClientSettings:
             post_logout_redirect_uris=application.post_logout_redirect_uris.split(),
             web_origins=application.allowed_origins.split(), first_party=application.skip_authorization,
             algorithm=application.algorithm, access_token_format=application.access_token_format,
-            application_type=application.application_type,
+            application_type=application.application_type, admin_scopes=list(application.admin_scopes),
         )
 
     def validate(self) -> None:
@@ -84,6 +86,7 @@ class ClientSettings:
             raise ValidationError(f"Unknown access token format {self.access_token_format!r}.")
         if self.application_type not in ApplicationType.values:
             raise ValidationError(f"Unknown application type {self.application_type!r}.")
+        validate_admin_scopes(self.admin_scopes)
 
     def apply(self, application: Application) -> None:
         application.name = self.name.strip()
@@ -98,6 +101,7 @@ class ClientSettings:
         application.algorithm = self.algorithm
         application.access_token_format = self.access_token_format
         application.application_type = self.application_type
+        application.admin_scopes = sorted(set(self.admin_scopes))
 
 
 def create_client(
@@ -105,14 +109,15 @@ def create_client(
     first_party: bool = False, post_logout_redirect_uris: list[str] | None = None,
     web_origins: list[str] | None = None, algorithm: str = SigningAlgorithm.RS256,
     access_token_format: str = AccessTokenFormat.OPAQUE, application_type: str = ApplicationType.WEB,
-    actor: Actor | None = None, client_id: str | None = None,
+    admin_scopes: list[str] | None = None, actor: Actor | None = None, client_id: str | None = None,
 ) -> NewClient:
     """Register a client in the current tenant. Public clients get no secret."""
     wanted = ClientSettings(
         name=name, confidential=confidential, grant_types=list(dict.fromkeys(grant_types)),
         redirect_uris=redirect_uris, post_logout_redirect_uris=post_logout_redirect_uris or [],
         web_origins=web_origins or [], first_party=first_party, algorithm=algorithm,
-        access_token_format=access_token_format, application_type=application_type)
+        access_token_format=access_token_format, application_type=application_type,
+        admin_scopes=list(admin_scopes or []))
     wanted.validate()
     _offer_algorithm(algorithm)
     secret = generate_client_secret() if confidential else None

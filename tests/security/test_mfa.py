@@ -288,7 +288,7 @@ def test_required_for_admins_asks_only_admins(live_server, issuer_a, world_a):
     browser = Browser(live_server.url)
     assert "Signed in" in sign_in(browser, issuer_a).text
     with tenant_context(world_a.tenant):
-        type(world_a.user).objects.filter(pk=world_a.user.pk).update(is_staff=True)
+        type(world_a.user).objects.filter(pk=world_a.user.pk).update(admin_role="full")
     admin = Browser(live_server.url)
     assert urlsplit(sign_in(admin, issuer_a).url).path.endswith("/login/enrol")
 

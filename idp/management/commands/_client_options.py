@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from idp.models import AccessTokenFormat, GrantType, SigningAlgorithm
+from idp.models import ADMIN_SCOPES, AccessTokenFormat, GrantType, SigningAlgorithm
 
 
 def add_settings_arguments(parser, *, updating: bool) -> None:
@@ -21,6 +21,8 @@ def add_settings_arguments(parser, *, updating: bool) -> None:
     parser.add_argument("--access-token-format", choices=AccessTokenFormat.values,
                         default=None if updating else "opaque",
                         help="opaque (introspect to validate) or jwt (RFC 9068, validated locally).")
+    parser.add_argument("--admin-scope", action="append", choices=sorted(ADMIN_SCOPES),
+                        help=f"An admin API scope it may request (admin:read, admin:write); repeat{replaces}.")
     kind = parser.add_mutually_exclusive_group()
     kind.add_argument("--native", dest="application_type", action="store_const", const="native",
                       help="A native app (CLI, desktop, mobile): its loopback redirect URIs match on any port "

@@ -34,7 +34,8 @@ class Command(TenantCommand):
                     post_logout_redirect_uris=opts["post_logout_redirect_uri"] or [],
                     web_origins=opts["web_origin"] or [], algorithm=opts["algorithm"],
                     access_token_format=opts["access_token_format"],
-                    application_type=opts["application_type"] or "web", actor=self.actor,
+                    application_type=opts["application_type"] or "web",
+                    admin_scopes=opts["admin_scope"] or [], actor=self.actor,
                 )
             except ValidationError as exc:
                 raise self.fail(" ".join(exc.messages)) from exc

@@ -37,6 +37,7 @@ class Command(TenantCommand):
             "web_origins": [] if opts["clear_web_origins"] else opts["web_origin"],
             "algorithm": opts["algorithm"], "access_token_format": opts["access_token_format"],
             "application_type": opts["application_type"], "first_party": opts["first_party"],
+            "admin_scopes": opts["admin_scope"],
         }
         with tenant_context(self.tenant(opts)):
             try:

@@ -1,0 +1,3 @@
+"""Placeholder until the accounts API lands."""
+
+urlpatterns: list = []

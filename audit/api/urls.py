@@ -1,0 +1,3 @@
+"""Placeholder until the audit API lands."""
+
+urlpatterns: list = []

@@ -1,0 +1,1 @@
+"""The admin API's shared parts: RFC 9457 problem details, pagination, throttling, schema."""

@@ -1,0 +1,1 @@
+"""The admin API's OAuth clients and signing keys."""

@@ -1,0 +1,1 @@
+"""The admin API's tenant layer: who may call it (permissions) and the scoped view base."""

@@ -1,0 +1,3 @@
+"""/api/v1/tenants/ (platform staff)."""
+
+urlpatterns: list = []

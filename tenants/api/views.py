@@ -1,0 +1,61 @@
+"""The base of every admin API view: authentication, permission, throttle, tenant-scoped queries."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from django.db import models
+from oauth2_provider.contrib.rest_framework import OAuth2Authentication
+from rest_framework import viewsets
+from rest_framework.authentication import SessionAuthentication
+
+from core.actors import Actor, client_actor, user_actor
+from core.api.pagination import Cursor
+from core.api.problems import exception_handler
+from core.api.throttling import PerClientThrottle
+from tenants.api import schema  # noqa: F401  (registers the bearer scheme with drf-spectacular)
+from tenants.api.permissions import PlatformStaff, TenantAdmin
+
+
+class BearerAuthentication(OAuth2Authentication):
+    """django-oauth-toolkit's DRF authentication: the tenant's own access tokens, opaque or JWT."""
+
+    www_authenticate_realm = "tessera-admin-api"
+
+
+def api_actor(request: Any) -> Actor:
+    """Who is acting: the person behind a token or session, else the client acting for itself."""
+    user = request.user if getattr(request.user, "is_authenticated", False) else None
+    if user is not None:
+        return user_actor(user)
+    return client_actor(request.auth.application)
+
+
+class TenantAdminViewSet(viewsets.GenericViewSet):
+    """A viewset of the tenant's admin API. ``model``'s scoped manager is the only way in:
+    querysets are filtered by the tenant in context (and by RLS in PostgreSQL)."""
+
+    model: ClassVar[type[models.Model]]
+    authentication_classes = [BearerAuthentication, SessionAuthentication]
+    permission_classes = [TenantAdmin]
+    throttle_classes = [PerClientThrottle]
+    pagination_class = Cursor
+    lookup_value_regex = "[^/]+"
+
+    def get_exception_handler(self) -> Any:
+        return exception_handler  # problem details here only (not in the passkey ceremonies)
+
+    def get_queryset(self) -> Any:
+        if getattr(self, "swagger_fake_view", False):  # drf-spectacular reading the schema: no tenant
+            return self.model._base_manager.none()
+        return self.model.objects.all()  # type: ignore[attr-defined]
+
+    @property
+    def actor(self) -> Actor:
+        return api_actor(self.request)
+
+
+class PlatformViewSet(TenantAdminViewSet):
+    """A viewset of the platform API, at the platform tenant (/api/v1/tenants/)."""
+
+    permission_classes = [PlatformStaff]
