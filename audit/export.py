@@ -13,7 +13,9 @@ from collections.abc import Iterator
 
 from audit import checkpoints
 from audit.chain import as_json, dumps
-from audit.models import AuditEvent, Checkpoint
+from audit.models import Action, AuditEvent, Checkpoint
+from audit.recording import record
+from core.actors import Actor
 
 
 def export_lines(*, since_seq: int = 0) -> Iterator[str]:
@@ -28,3 +30,8 @@ def export_lines(*, since_seq: int = 0) -> Iterator[str]:
         yield dumps(as_json(event))
     for checkpoint in Checkpoint.objects.filter(seq__lte=through).order_by("seq"):
         yield dumps(checkpoints.as_json(checkpoint))
+
+
+def export_recorded(*, actor: Actor, since_seq: int, lines: int) -> None:
+    """The audit event of an export through the API (who took a copy of the trail, from where)."""
+    record(Action.AUDIT_EXPORTED, actor=actor, details={"since_seq": since_seq, "lines": lines})

@@ -1,4 +1,4 @@
-"""The admin API's security policy (/api/v1/policy): read it, change it."""
+"""The admin API's security policy (/api/v1/policy/): read it, change it."""
 
 from __future__ import annotations
 

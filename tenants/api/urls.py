@@ -1,9 +1,9 @@
-"""/t/<tenant>/api/v1/policy."""
+"""/t/<tenant>/api/v1/policy/."""
 
 from django.urls import path
 
 from tenants.api.policy import PolicyViewSet
 
 urlpatterns = [
-    path("policy", PolicyViewSet.as_view({"get": "retrieve", "patch": "partial_update"}), name="api-policy"),
+    path("policy/", PolicyViewSet.as_view({"get": "retrieve", "patch": "partial_update"}), name="api-policy"),
 ]

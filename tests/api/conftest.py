@@ -99,7 +99,7 @@ class Api:
         return self.http.delete(self._url(path), **self._headers())
 
     def _url(self, path: str) -> str:
-        return path if path.startswith("/") else f"{self.base}/{path}"
+        return path if path.startswith(("/", "http://", "https://")) else f"{self.base}/{path}"
 
 
 @pytest.fixture
