@@ -7,6 +7,7 @@ from rest_framework import serializers
 
 from audit.models import Action, AuditEvent, Outcome
 from core.actors import ActorType
+from core.api.filters import UTCDateTimeFilter
 
 
 class AuditEventSerializer(serializers.ModelSerializer):
@@ -30,8 +31,8 @@ class AuditEventFilter(django_filters.FilterSet):
     subject = django_filters.CharFilter(help_text="The (lower-cased) username an authentication event is about.")
     target_type = django_filters.CharFilter()
     target_id = django_filters.CharFilter()
-    occurred_after = django_filters.IsoDateTimeFilter(field_name="occurred", lookup_expr="gte")
-    occurred_before = django_filters.IsoDateTimeFilter(field_name="occurred", lookup_expr="lt")
+    occurred_after = UTCDateTimeFilter(field_name="occurred", lookup_expr="gte")
+    occurred_before = UTCDateTimeFilter(field_name="occurred", lookup_expr="lt")
     seq_after = django_filters.NumberFilter(field_name="seq", lookup_expr="gt", min_value=0)
 
 

@@ -11,7 +11,7 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_
 from rest_framework import mixins
 from rest_framework.decorators import action
 from rest_framework.pagination import CursorPagination
-from rest_framework.renderers import BaseRenderer, BrowsableAPIRenderer, JSONRenderer
+from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
 from rest_framework.request import Request
 
 from audit.api.serializers import AuditEventFilter, AuditEventSerializer, ExportQuerySerializer
@@ -27,14 +27,12 @@ class NewestFirst(CursorPagination):
     ordering = "-seq"
 
 
-class JSONLinesRenderer(BaseRenderer):
-    """The export's media type, for content negotiation (the view streams the lines itself)."""
+class JSONLinesRenderer(JSONRenderer):
+    """The export's media type, for content negotiation: the view writes the lines itself, and
+    an error (a problem document) renders as JSON."""
 
     media_type = "application/jsonl"
     format = "jsonl"
-
-    def render(self, data: Any, accepted_media_type: str | None = None, renderer_context: Any = None) -> bytes:
-        return data if isinstance(data, bytes) else b""
 
 
 @extend_schema_view(
@@ -60,7 +58,7 @@ class AuditEventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Tenant
             description="A keys line, every event, then every checkpoint; the last checkpoint is signed now.")},
     )
     @action(detail=False, methods=["get"], pagination_class=None, filter_backends=[],
-            renderer_classes=[JSONLinesRenderer, JSONRenderer, BrowsableAPIRenderer])
+            renderer_classes=[JSONRenderer, JSONLinesRenderer, BrowsableAPIRenderer])
     def export(self, request: Request, **kwargs: Any) -> FileResponse:
         query = ExportQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)

@@ -88,7 +88,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     set_rollback()
     response = Response(body, status=body["status"], headers=headers)
     renderer = getattr(request, "accepted_renderer", None)
-    if renderer is None or getattr(renderer, "format", "json") == "json":
+    if renderer is None or getattr(renderer, "format", "json") in ("json", "jsonl"):
         response.content_type = PROBLEM_JSON
     return response
 
