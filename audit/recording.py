@@ -22,7 +22,7 @@ from audit import spool as audit_spool
 from audit.models import Action, AuditEvent, Outcome
 from audit.sanitise import clean_text, sanitise
 from core.actors import Actor
-from tenants.context import require_tenant
+from tenants.context import get_current_tenant, require_tenant
 
 _ACTIONS = frozenset(Action.values)  # Action.values builds a new list on every access
 
@@ -50,10 +50,11 @@ def record(
     spool = spool and audit_spool.enabled()
     pending = _pending.get()
     if (pending is not None and connection.vendor == "postgresql" and connection.in_atomic_block
-            and (not pending or pending[0].fields["tenant_id"] == tenant.pk)):
+            and _pending_tenant.get() == tenant.pk):
         # Inside a tenant request: chained at flush(), just before COMMIT, or spooled there,
         # once the response is known to succeed. (Another tenant's event, from a platform
-        # door opened inside the request, is written at once, under its own tenant.)
+        # door opened inside the request, is written at once, under its own tenant: flush()
+        # runs as the request's tenant, whose row-level security would refuse it.)
         pending.append(_Pending(fields, tuple(connection.savepoint_ids), spool))
         return None
     if spool and audit_spool.push([fields]):
@@ -70,6 +71,9 @@ class _Pending:
 
 
 _pending: ContextVar[list[_Pending] | None] = ContextVar("tessera_audit_pending", default=None)
+# The tenant whose events chained_at_commit() defers: the one in context when it began (the
+# request's); None: none are deferred.
+_pending_tenant: ContextVar[int | None] = ContextVar("tessera_audit_pending_tenant", default=None)
 
 
 @contextlib.contextmanager
@@ -82,10 +86,12 @@ def chained_at_commit() -> Iterator[None]:
     statements, it holds it for two round trips and the commit. The event row is still
     written in the same transaction as the change; savepoint rollbacks drop it (tenants.db).
     """
-    token = _pending.set([])
+    tenant = get_current_tenant()
+    token, tenant_token = _pending.set([]), _pending_tenant.set(tenant.pk if tenant is not None else None)
     try:
         yield
     finally:
+        _pending_tenant.reset(tenant_token)
         _pending.reset(token)
 
 

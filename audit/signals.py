@@ -13,7 +13,7 @@ from audit.models import Action, Outcome
 from audit.recording import record
 from core.actors import ANONYMOUS, Actor, system_actor, user_actor
 from tenants.context import get_current_tenant
-from tenants.signals import platform_accessed, policy_changed, tenant_created
+from tenants.signals import platform_accessed, policy_changed, tenant_created, tenant_updated
 
 
 def logged_in(sender, request, user, **kwargs) -> None:
@@ -64,6 +64,13 @@ def policy_was_changed(sender, tenant, actor: Actor | None, changes: dict[str, A
            details={"changes": changes})
 
 
+def tenant_was_updated(sender, tenant, actor: Actor | None, changes: dict[str, Any], reason: str = "",
+                       **kwargs: Any) -> None:
+    """A tenant deactivated or reactivated by the platform, in that tenant's own trail."""
+    record(Action.TENANT_UPDATED, actor=actor or system_actor("tessera"), target=("tenant", tenant.slug),
+           details={"changes": changes, **({"reason": reason} if reason else {})})
+
+
 def connect() -> None:
     user_logged_in.connect(logged_in, dispatch_uid="audit.logged_in")
     user_login_failed.connect(login_failed, dispatch_uid="audit.login_failed")
@@ -72,3 +79,4 @@ def connect() -> None:
     tenant_created.connect(tenant_was_created, dispatch_uid="audit.tenant_created")
     platform_accessed.connect(platform_was_accessed, dispatch_uid="audit.platform_accessed")
     policy_changed.connect(policy_was_changed, dispatch_uid="audit.policy_changed")
+    tenant_updated.connect(tenant_was_updated, dispatch_uid="audit.tenant_updated")

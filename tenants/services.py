@@ -1,4 +1,4 @@
-"""Tenant services: creating tenants."""
+"""Tenant services: creating tenants, deactivating and reactivating them, their security policy."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from core.actors import Actor
 from core.lookup_cache import LookupCache
 from tenants.context import tenant_context
 from tenants.models import SecurityPolicy, Tenant
-from tenants.signals import policy_changed, tenant_created
+from tenants.signals import policy_changed, tenant_created, tenant_updated
 
 
 def create_tenant(slug: str, name: str, *, actor: Actor | None = None) -> Tenant:
@@ -77,3 +77,40 @@ POLICY_FIELDS = frozenset({
     "allow_self_registration", "require_verified_email", "risk_step_up_threshold",
     "signing_algorithms", "key_rotation_days", "audit_retention_days",
 })
+
+
+def deactivate_tenant(tenant: Tenant, *, actor: Actor, reason: str = "") -> Tenant:
+    """Suspend a tenant: every URL of it answers 404 from the commit on (its pages, its
+    token, userinfo and introspection endpoints, its API), so none of its sessions or
+    tokens is accepted anywhere. Nothing is deleted or revoked: ``reactivate_tenant`` brings
+    it all back. The platform tenant itself cannot be deactivated (its staff would lock
+    themselves out of the platform API). Audited in the tenant's trail, through the
+    platform door (platform.access, then tenant.updated)."""
+    if tenant.is_platform:
+        raise ValidationError({"slug": "The platform tenant cannot be deactivated."})
+    return _set_active(tenant, False, actor=actor, reason=reason or "deactivate the tenant")
+
+
+def reactivate_tenant(tenant: Tenant, *, actor: Actor, reason: str = "") -> Tenant:
+    """Serve a deactivated tenant again, as it was; audited like ``deactivate_tenant``."""
+    return _set_active(tenant, True, actor=actor, reason=reason or "reactivate the tenant")
+
+
+def _set_active(tenant: Tenant, active: bool, *, actor: Actor, reason: str) -> Tenant:
+    from tenants.middleware import active_tenants
+    from tenants.platform import platform_access
+
+    with transaction.atomic():
+        locked = Tenant.objects.select_for_update().get(pk=tenant.pk)
+        if locked.is_active != active:
+            with platform_access(locked, reason=reason, actor=actor):
+                Tenant.objects.filter(pk=locked.pk).update(is_active=active)
+                tenant_updated.send(sender=Tenant, tenant=locked, actor=actor, reason=reason,
+                                    changes={"is_active": {"from": locked.is_active, "to": active}})
+            locked.is_active = active
+        # The lookup cache (tenants.middleware) holds active tenants by slug: evicted now and
+        # again at the commit, so no request in between puts the old state back for long.
+        active_tenants.evict(locked.slug)
+        transaction.on_commit(lambda: active_tenants.evict(locked.slug))
+    tenant.is_active = locked.is_active
+    return locked

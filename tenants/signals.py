@@ -17,3 +17,9 @@ platform_accessed = Signal()
 # The tenant's security policy changed (tenants.services.update_policy). Arguments: tenant,
 # actor (or None), changes ({field: {"from": old, "to": new}}). audit records it.
 policy_changed = Signal()
+
+# A tenant's own settings changed (tenants.services: deactivate_tenant, reactivate_tenant).
+# Sent inside the tenant's context (the platform door) and the transaction of the change.
+# Arguments: tenant, actor (or None), changes ({field: {"from": old, "to": new}}), reason.
+# audit records it in that tenant's trail (tenant.updated).
+tenant_updated = Signal()
