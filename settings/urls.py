@@ -23,7 +23,7 @@ tenant_patterns: list[URLPattern | URLResolver] = [
 
 urlpatterns = [
     # The platform API (platform staff; tenants.middleware runs it as the platform tenant).
-    path("api/v1/tenants/", include("tenants.api.platform_urls")),
+    path("api/v1/tenants/", include("accounts.api.platform_urls")),
     # The admin API's OpenAPI 3.1 document and its Swagger UI (served from drf-spectacular-sidecar).
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),

@@ -1,3 +1,0 @@
-"""/api/v1/tenants/ (platform staff)."""
-
-urlpatterns: list = []
