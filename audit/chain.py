@@ -31,8 +31,8 @@ from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 
-from audit import checkpoints
-from audit.models import GENESIS_HASH, AuditEvent, ChainHead, Checkpoint
+from audit import checkpoints, outbox
+from audit.models import GENESIS_HASH, AuditEvent, ChainHead, Checkpoint, WebhookDelivery
 from audit.sql import INSERT_CHECKPOINT, INSERT_EVENTS, LOCK_HEAD, START_HEAD, UPDATE_HEAD
 from core.conf import tessera_settings
 from core.crypto import data_key
@@ -105,15 +105,18 @@ def append(items: Sequence[Item], *, commit: bool = False, using: str = DEFAULT_
                                  spool_id=spool_id, **fields))
         last_hash = hash_
     checkpoint = checkpoints.due(first_seq - 1, events[-1], tessera_settings.AUDIT_CHECKPOINT_INTERVAL)
+    deliveries = outbox.deliveries_for(events, as_json, using=using)  # webhooks: [] without SQL if none
     if connection.vendor == "postgresql":
-        _write_postgresql(connection, events, checkpoint, commit=commit)
+        _write_postgresql(connection, events, checkpoint, deliveries, commit=commit)
     else:
         AuditEvent.objects.using(using).bulk_create(events)
         ChainHead.objects.using(using).filter(tenant_id=tenant_id).update(
             seq=seq, prev_hash=events[-1].prev_hash, last_hash=last_hash)
         if checkpoint is not None:
             checkpoint.save(using=using)
+        WebhookDelivery.objects.using(using).bulk_create(deliveries)
     transaction.on_commit(lambda: log_lines(events, checkpoint), using=using, robust=True)
+    outbox.enqueue_on_commit(deliveries, using=using)
     return events
 
 
@@ -132,9 +135,10 @@ def _lock_head(connection, tenant_id: int, using: str) -> tuple[int, str]:
     return int(row[0]), row[1]
 
 
-def _write_postgresql(connection, events: list[AuditEvent], checkpoint: Checkpoint | None, *,
-                      commit: bool) -> None:
-    """One round trip: the events (multi-row INSERT), the new head, the checkpoint, COMMIT."""
+def _write_postgresql(connection, events: list[AuditEvent], checkpoint: Checkpoint | None,
+                      deliveries: list[WebhookDelivery], *, commit: bool) -> None:
+    """One round trip: the events (multi-row INSERT), the new head, the checkpoint, the
+    webhook deliveries (audit.outbox), COMMIT."""
     columns = ("tenant_id", "seq", *HASHED_FIELDS[1:], "prev_hash", "hash", "mac", "spool_id")
     params: list[Any] = []
     for event in events:
@@ -149,6 +153,10 @@ def _write_postgresql(connection, events: list[AuditEvent], checkpoint: Checkpoi
     if checkpoint is not None:
         sql += "; " + INSERT_CHECKPOINT
         params += [checkpoint.tenant_id, checkpoint.seq, checkpoint.hash, checkpoint.jws, checkpoint.created]
+    if deliveries:
+        delivery_sql, delivery_params = outbox.insert_sql(deliveries)
+        sql += "; " + delivery_sql
+        params += delivery_params
     if commit:
         sql += "; COMMIT"
     with connection.cursor() as cursor:

@@ -66,6 +66,11 @@ class Action(models.TextChoices):
     AUDIT_EXPORTED = "audit.exported", _("Audit trail exported")
     PLATFORM_ACCESS = "platform.access", _("Platform-level access to a tenant")
     AUDIT_PURGED = "audit.purged", _("Audit events past retention purged")
+    WEBHOOK_CREATED = "webhook.created", _("Webhook subscription created")
+    WEBHOOK_UPDATED = "webhook.updated", _("Webhook subscription changed")
+    WEBHOOK_DELETED = "webhook.deleted", _("Webhook subscription deleted")
+    WEBHOOK_SECRET_ROTATED = "webhook.secret_rotated", _("Webhook signing secret replaced")
+    WEBHOOK_REDELIVERED = "webhook.redelivered", _("Webhook delivery sent again")
 
 
 class Outcome(models.TextChoices):
@@ -169,3 +174,7 @@ class Checkpoint(TenantOwned):
 
     def __str__(self) -> str:
         return f"{self.tenant_id}#{self.seq} checkpoint"
+
+
+# Webhook subscriptions and their deliveries have a module of their own (services: audit.webhooks).
+from audit.webhook_models import DeliveryStatus, WebhookDelivery, WebhookSubscription  # noqa: E402, F401

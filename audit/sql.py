@@ -27,3 +27,9 @@ START_HEAD = ("INSERT INTO audit_chainhead (tenant_id, seq, prev_hash, last_hash
 INSERT_EVENTS = "INSERT INTO audit_auditevent ({columns}) VALUES {rows} RETURNING id"
 UPDATE_HEAD = "UPDATE audit_chainhead SET seq = %s, prev_hash = %s, last_hash = %s WHERE tenant_id = %s"
 INSERT_CHECKPOINT = "INSERT INTO audit_checkpoint (tenant_id, seq, hash, jws, created) VALUES (%s, %s, %s, %s, %s)"
+
+# audit.outbox: the webhook deliveries of the events being chained, in the same statement
+# batch (so before its COMMIT). The ids are UUIDs made in Python: nothing is read back.
+DELIVERY_COLUMNS = ("id", "tenant_id", "subscription_id", "seq", "action", "payload", "status", "attempts",
+                    "next_attempt_at", "last_status_code", "last_error", "created", "delivered_at")
+INSERT_DELIVERIES = "INSERT INTO audit_webhookdelivery ({columns}) VALUES {rows}"

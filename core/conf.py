@@ -56,6 +56,15 @@ DEFAULTS: dict[str, Any] = {
     # Slug of the reserved tenant whose admins are platform staff: they manage tenants at
     # /admin/ and /api/v1/tenants/, and act inside a tenant only through the audited door.
     "PLATFORM_TENANT": "platform",
+    # Audit webhooks (audit.webhooks): seconds before each retry of a failed delivery (after
+    # the last, the delivery is failed), how often beat sweeps up due deliveries whose task
+    # was lost, whether endpoints may be private, loopback or link-local addresses (never in
+    # production: that is how a tenant would reach the deployment's own network), and the
+    # CA bundle endpoints' certificates are checked against (empty: certifi's).
+    "WEBHOOK_RETRY_DELAYS": [30, 120, 600, 3600, 6 * 3600],
+    "WEBHOOK_SWEEP_INTERVAL": 60,
+    "WEBHOOK_ALLOW_PRIVATE_NETWORKS": False,
+    "WEBHOOK_CA_FILE": "",
     # "development", "test" or "production" (set by the settings overlay): production
     # refuses what only makes sense on a developer's machine (`manage.py demo`).
     "ENVIRONMENT": "development",

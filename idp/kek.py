@@ -1,8 +1,8 @@
 """Key-encryption-key rotation: re-seal everything sealed under a previous KEK (core.crypto).
 
 What is sealed: the data keys of keyed digests (core_datakey, platform-wide), the private
-halves of signing keys and the TOTP seeds (per tenant, under row-level security, reached
-through the platform door). Each row is re-sealed in its own short transaction, locked with
+halves of signing keys, the TOTP seeds and the webhook signing secrets (per tenant, under
+row-level security, reached through the platform door). Each row is re-sealed in its own short transaction, locked with
 SKIP LOCKED so that two runs never fight over a row; a row already sealed under the current
 KEK is left alone, so a run can be interrupted and run again, and serving goes on throughout
 (``unseal`` accepts the previous KEKs until they are removed from the settings).
@@ -24,8 +24,10 @@ from django.utils import timezone
 
 from accounts.factors import TOTP_SEED_PURPOSE, _totp_aad
 from accounts.models import TOTPDevice
-from audit.models import Action
+from audit.models import Action, WebhookSubscription
 from audit.recording import record
+from audit.webhook_delivery import SECRET_PURPOSE as WEBHOOK_SECRET_PURPOSE
+from audit.webhook_delivery import secret_aad as webhook_secret_aad
 from core.actors import Actor
 from core.crypto import DATA_KEY_PURPOSE, reseal, sealed_under_current_kek
 from core.models import DataKey
@@ -56,6 +58,9 @@ TENANT_COLUMNS = (
                  lambda: SigningKey.objects.with_private_half()),
     SealedColumn("TOTP seeds", TOTPDevice, "sealed_key", TOTP_SEED_PURPOSE, _totp_aad,
                  lambda: TOTPDevice.objects.all()),
+    # Labelled by the table: the audit event's count under a key ending in "secrets" would be redacted.
+    SealedColumn("webhook subscriptions", WebhookSubscription, "sealed_secret", WEBHOOK_SECRET_PURPOSE,
+                 webhook_secret_aad, lambda: WebhookSubscription.objects.all()),
 )
 DATA_KEYS = SealedColumn("data keys", DataKey, "sealed", DATA_KEY_PURPOSE,
                          lambda row: row.purpose.encode(), lambda: DataKey.objects.all())
@@ -104,7 +109,7 @@ def rotate(tenants: Iterable[Tenant], *, actor: Actor, check_only: bool = False)
     report.add(report.resealed, DATA_KEYS.label, done)
     report.add(report.remaining, DATA_KEYS.label, remaining)
     for tenant in tenants:
-        reason = "KEK rotation check" if check_only else "KEK rotation: re-sealing signing keys and TOTP seeds"
+        reason = "KEK rotation check" if check_only else "KEK rotation: re-sealing keys, seeds and secrets"
         with platform_access(tenant, reason=reason, actor=actor):
             counts = {}
             for column in TENANT_COLUMNS:

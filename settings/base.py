@@ -270,6 +270,12 @@ TESSERA: dict[str, Any] = {
     "AUDIT_MAINTENANCE_INTERVAL": env_int("TESSERA_AUDIT_MAINTENANCE_INTERVAL", 3600),
     "AUDIT_PURGE_DATABASE": _PURGE_DATABASE,
     "PLATFORM_TENANT": env_str("TESSERA_PLATFORM_TENANT", "platform"),
+    # Seconds before each retry of a failed webhook delivery, comma-separated.
+    "WEBHOOK_RETRY_DELAYS": [int(v) for v in env_list("TESSERA_WEBHOOK_RETRY_DELAYS", ["30", "120", "600", "3600",
+                                                                                       "21600"])],
+    "WEBHOOK_SWEEP_INTERVAL": env_int("TESSERA_WEBHOOK_SWEEP_INTERVAL", 60),
+    "WEBHOOK_ALLOW_PRIVATE_NETWORKS": env_bool("TESSERA_WEBHOOK_ALLOW_PRIVATE_NETWORKS", False),
+    "WEBHOOK_CA_FILE": env_str("TESSERA_WEBHOOK_CA_FILE"),
     "ENVIRONMENT": "development",
 }
 

@@ -26,4 +26,7 @@ def schedule(sender: Celery, **kwargs) -> None:
         # A signed checkpoint of every audit chain, and each tenant's retention (audit.retention).
         "audit-checkpoints-and-retention": {"task": "audit.tasks.maintain_all_tenants",
                                             "schedule": float(tessera_settings.AUDIT_MAINTENANCE_INTERVAL)},
+        # Webhook deliveries whose task was lost (broker down, worker died mid-attempt).
+        "sweep-webhook-deliveries": {"task": "audit.tasks.sweep_webhooks",
+                                     "schedule": float(tessera_settings.WEBHOOK_SWEEP_INTERVAL)},
     }

@@ -33,7 +33,7 @@ from accounts.models import (
 )
 from accounts.sessions import SessionStore
 from audit import checkpoints
-from audit.models import AuditEvent, ChainHead, Checkpoint
+from audit.models import AuditEvent, ChainHead, Checkpoint, WebhookDelivery, WebhookSubscription
 from idp.models import AccessToken, Application, Consent, Grant, IDToken, RefreshToken, SigningKey
 from tenants.context import tenant_context
 from tenants.models import SecurityPolicy
@@ -52,7 +52,7 @@ TENANT_TABLES = [
     "accounts_passkeyattestation", "django_otp_webauthn_webauthnuserhandle",
     "django_otp_webauthn_webauthncredential", "django_otp_webauthn_webauthnattestation",
     "accounts_loginthrottle", "axes_accessattempt", "axes_accesslog", "axes_accessfailurelog",
-    "axes_accessattemptexpiration", "accounts_browsersession",
+    "axes_accessattemptexpiration", "accounts_browsersession", "audit_webhooksubscription", "audit_webhookdelivery",
 ]
 # Platform tables: no tenant data (the tenant registry, Django's catalogue of models and
 # permissions, global groups, applied migrations).
@@ -62,7 +62,7 @@ PLATFORM_TABLES = [
 ]
 TENANT_MODELS = [User, Application, Grant, AccessToken, RefreshToken, IDToken, SigningKey, Consent,
                  AuditEvent, ChainHead, Checkpoint, SecurityPolicy, TOTPDevice, RecoveryCodeSet, RecoveryCode,
-                 Passkey, PasskeyAttestation, LoginThrottle, BrowserSession]
+                 Passkey, PasskeyAttestation, LoginThrottle, BrowserSession, WebhookSubscription, WebhookDelivery]
 # What the application role may not do at all, whatever the tenant (tenants.roles).
 NO_UPDATE = {"audit_auditevent", "audit_checkpoint"}
 NO_DELETE = NO_UPDATE | {"audit_chainhead"}
@@ -126,6 +126,11 @@ def _fill(world) -> None:
         AccessLog.objects.create(username="alice", ip_address="192.0.2.1", user_agent="x", attempt_time=now)
         AccessFailureLog.objects.create(username="alice", ip_address="192.0.2.1", user_agent="x",
                                         attempt_time=now)
+        # Rows as the outbox writes them (audit.webhooks validates URLs by resolving them).
+        hook = WebhookSubscription.objects.create(url="https://siem.example.test/hook", actions=["webhook.redelivered"],
+                                                  sealed_secret=b"sealed")
+        WebhookDelivery.objects.create(subscription=hook, seq=1, action="tenant.created", payload={"seq": 1},
+                                       next_attempt_at=now, created=now)
 
 
 @pytest.fixture
