@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from audit.outbox import subscribed_patterns
+from tests.api.conftest import admin_a, admin_b, api_a  # noqa: E402,F401 - the admin API's fixtures
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from audit.webhook_delivery import verify_signature
-from tests.api.conftest import Api, admin_a, admin_b, api_a  # noqa: F401 - fixtures
+from tests.api.conftest import Api
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
