@@ -103,13 +103,14 @@ def settings_app_role() -> str:
 def _fresh_lookup_caches():
     """Each test starts with empty per-process lookup caches (the database is new too: its data
     keys, which core.crypto keeps per process, are made again on first use)."""
+    from audit.outbox import subscribed_patterns
     from core.crypto import _data_keys
     from idp.keys import active_keys, published_keys
     from idp.validators import clients
     from tenants.middleware import active_tenants
     from tenants.services import security_policies
 
-    for cache in (clients, active_tenants, active_keys, published_keys, security_policies):
+    for cache in (clients, active_tenants, active_keys, published_keys, security_policies, subscribed_patterns):
         cache.clear()
     _data_keys.clear()
     yield
