@@ -12,7 +12,53 @@ from core.actors import ANONYMOUS, Actor, system_actor, user_actor
 
 def user_created(user: Any, *, actor: Actor | None) -> None:
     record(Action.USER_CREATED, actor=actor or system_actor("tessera"), target=("user", user.uid),
-           subject=user.username, details={"username": user.username, "email_verified": user.email_verified})
+           subject=user.username, details={"username": user.username, "email_verified": user.email_verified,
+                                           "admin_role": user.admin_role,
+                                           "password_set": user.has_usable_password()})
+
+
+# -- an admin managing users (accounts.services; the admin API and Django admin) ------------
+
+
+def user_updated(user: Any, *, actor: Actor, changes: dict[str, tuple[Any, Any]]) -> None:
+    """An admin changed the user: the fields, each as [before, after] (profile fields, the
+    email address, its verification, the admin role; never a credential)."""
+    record(Action.USER_UPDATED, actor=actor, subject=user.username, target=_user_target(user),
+           details={"fields": sorted(changes), "changes": {name: list(pair) for name, pair in changes.items()},
+                    "by": "admin"})
+
+
+def user_deactivated(user: Any, *, actor: Actor, sessions: int) -> None:
+    record(Action.USER_DEACTIVATED, actor=actor, subject=user.username, target=_user_target(user),
+           details={"sessions_ended": sessions})
+
+
+def user_reactivated(user: Any, *, actor: Actor) -> None:
+    record(Action.USER_REACTIVATED, actor=actor, subject=user.username, target=_user_target(user))
+
+
+def user_locked(user: Any, *, actor: Actor, sessions: int) -> None:
+    record(Action.USER_LOCKED, actor=actor, subject=user.username, target=_user_target(user),
+           details={"sessions_ended": sessions})
+
+
+def user_unlocked(user: Any, *, actor: Actor, counters: int) -> None:
+    """The admin lock lifted; ``counters``: brute-force counters of the username cleared with it."""
+    record(Action.USER_UNLOCKED, actor=actor, subject=user.username, target=_user_target(user),
+           details={"counters_cleared": counters})
+
+
+def mfa_reset(user: Any, *, actor: Actor, totp: int, passkeys: int, recovery_codes: int) -> None:
+    """Every second factor of the user removed (how many of each; recovery codes: those unused).
+    The detail names avoid secret nouns ("totp", "codes"), which audit.sanitise redacts."""
+    record(Action.MFA_RESET, actor=actor, subject=user.username, target=_user_target(user),
+           details={"totp_devices": totp, "passkeys": passkeys, "recovery_codes_removed": recovery_codes})
+
+
+def sessions_revoked(user: Any, *, actor: Actor, sids: list[str], reason: str) -> None:
+    """An admin ended sessions of the user (by sid, never the session key)."""
+    record(Action.SESSIONS_REVOKED, actor=actor, subject=user.username, target=_user_target(user),
+           details={"sids": sids, "reason": reason})
 
 
 def _user_target(user: Any) -> tuple[str, Any]:

@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from accounts.models import BrowserSession
 from accounts.signals import sessions_ended
+from core.actors import Actor
 from tenants.context import get_current_tenant
 from tenants.sessions import SessionStore as TenantSessionStore
 
@@ -77,12 +78,13 @@ def sessions_of(user: Any) -> list[BrowserSession]:
 
 
 def end_sessions(user: Any, *, reason: str, keep_sid: str = "", only_sid: str | None = None,
-                 all_tokens: bool = False) -> list[str]:
+                 all_tokens: bool = False, actor: Actor | None = None) -> list[str]:
     """End the user's sessions: all of them, all but the sign-in ``keep_sid`` (the session
     making a password change), or the sign-in ``only_sid`` (the sid, never the session key,
     names a session on the account page: the key is the session's secret). Returns the sids ended;
     idp revokes the tokens issued through them, or every token the user holds with
-    ``all_tokens`` (``accounts.signals.sessions_ended``)."""
+    ``all_tokens`` (``accounts.signals.sessions_ended``). ``actor``: who ended them, when not the
+    user themselves (an admin)."""
     with transaction.atomic():
         rows = BrowserSession.objects.select_for_update().filter(user=user)
         if keep_sid:
@@ -92,5 +94,6 @@ def end_sessions(user: Any, *, reason: str, keep_sid: str = "", only_sid: str | 
         ended = list(rows.values_list("session_key", "sid"))
         BrowserSession.objects.filter(session_key__in=[key for key, _ in ended]).delete()
         sids = sorted({sid for _, sid in ended if sid})
-        sessions_ended.send(sender=type(user), user=user, sids=sids, reason=reason, all_tokens=all_tokens)
+        sessions_ended.send(sender=type(user), user=user, sids=sids, reason=reason, all_tokens=all_tokens,
+                            actor=actor)
     return sids

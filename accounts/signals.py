@@ -10,4 +10,6 @@ credentials_changed = Signal()  # sender: the user model; kwargs: user, reason
 
 # Sessions of a user were ended (accounts.sessions.end_sessions): idp revokes the tokens
 # issued through each sid (every token of the user with all_tokens), in the same transaction.
-sessions_ended = Signal()  # sender: the user model; kwargs: user, sids, reason, all_tokens
+# ``actor`` (a core.actors.Actor, or None for the user themselves) is who ended them: an admin
+# locking, deactivating or signing out a user (accounts.services).
+sessions_ended = Signal()  # sender: the user model; kwargs: user, sids, reason, all_tokens, actor

@@ -37,14 +37,19 @@ class IdpConfig(AppConfig):
         from idp.services.tokens import revoke_session_tokens, revoke_user_tokens
 
         def revoke_all(sender, user, reason, **kwargs) -> None:
-            revoke_user_tokens(user, reason=reason)  # in the transaction of the change
+            revoke_user_tokens(user, reason=f"password {reason}")  # in the transaction of the change
 
-        def revoke_sessions(sender, user, sids, reason, all_tokens=False, **kwargs) -> None:
+        def revoke_sessions(sender, user, sids, reason, all_tokens=False, actor=None, **kwargs) -> None:
+            # In the transaction that ended the sessions: a lock or deactivation by an admin
+            # (actor) ends sessions and tokens together, or neither.
             if all_tokens:
-                revoke_user_tokens(user, reason=reason)
+                revoke_user_tokens(user, reason=reason, actor=actor)
                 return
             for sid in sids:
-                revoke_session_tokens(user, sid)
+                if actor is None:
+                    revoke_session_tokens(user, sid)
+                else:
+                    revoke_session_tokens(user, sid, reason=reason, actor=actor)
 
         credentials_changed.connect(revoke_all, weak=False, dispatch_uid="idp.revoke_user_tokens")
         sessions_ended.connect(revoke_sessions, weak=False, dispatch_uid="idp.revoke_session_tokens")

@@ -76,16 +76,22 @@ def token_revoked_by_client(client: Application, *, kind: str, token_id: int | s
            details={"reason": "client_request", "hint": hint, **({"jti": jti} if jti else {})})
 
 
-def session_tokens_revoked(user: Any, *, sid: str, families: list[uuid.UUID]) -> None:
-    """RP-initiated logout revoked what one browser session had been issued."""
-    record(Action.TOKEN_REVOKED, actor=user_actor(user), subject=user.username, target=("session", sid),
-           details={"reason": "logout", "families": sorted(str(f) for f in families)})
+def session_tokens_revoked(user: Any, *, sid: str, families: list[uuid.UUID], reason: str = "logout",
+                           actor: Actor | None = None) -> None:
+    """What one browser session had been issued was revoked: RP-initiated logout, or the
+    session ended (by its user, or by ``actor``, an admin)."""
+    record(Action.TOKEN_REVOKED, actor=actor or user_actor(user), subject=user.username, target=("session", sid),
+           details={"reason": reason, "families": sorted(str(f) for f in families)})
 
 
-def user_tokens_revoked(user: Any, *, reason: str, families: list[uuid.UUID]) -> None:
-    """Everything the user had been issued was revoked (their password changed)."""
-    record(Action.TOKEN_REVOKED, actor=user_actor(user), subject=user.username, target=("user", user.uid),
-           details={"reason": f"password {reason}", "families": sorted(str(f) for f in families)})
+def user_tokens_revoked(user: Any, *, reason: str, families: list[uuid.UUID], access_tokens: int = 0,
+                        client_id: str | None = None, actor: Actor | None = None) -> None:
+    """Everything the user had been issued (at ``client_id`` only, when given) was revoked: their
+    password changed, they signed out everywhere, or ``actor`` (an admin) locked, deactivated or
+    revoked them."""
+    record(Action.TOKEN_REVOKED, actor=actor or user_actor(user), subject=user.username, target=("user", user.uid),
+           details={"reason": reason, "families": sorted(str(f) for f in families),
+                    "access_tokens_revoked": access_tokens, **({"client_id": client_id} if client_id else {})})
 
 
 def token_reuse_detected(family: uuid.UUID, *, client: Application | None, reason: str) -> None:
@@ -114,7 +120,7 @@ def signing_key_tokens_revoked(key: SigningKey, *, actor: Actor, refresh_familie
     """The tokens a compromised key may have signed were revoked."""
     record(Action.TOKEN_REVOKED, actor=actor, target=("signing_key", key.kid),
            details={"reason": "signing key compromised", "alg": key.alg, "refresh_families": refresh_families,
-                    "access_tokens": access_tokens, "id_tokens": id_tokens})
+                    "access_tokens_revoked": access_tokens, "id_tokens": id_tokens})
 
 
 def authorization_refused(*, client: Application | None, client_id: str, error: str, description: str,

@@ -1,3 +1,9 @@
-"""Placeholder until the accounts API lands."""
+"""/t/<tenant>/api/v1/users/ (their tokens: idp.api.urls)."""
 
-urlpatterns: list = []
+from rest_framework.routers import SimpleRouter
+
+from accounts.api.views import UserViewSet
+
+router = SimpleRouter()
+router.register("users", UserViewSet, basename="api-users")
+urlpatterns = router.urls

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import uuid
+from dataclasses import dataclass
 from typing import Any, TypeGuard
 
 from django.db import transaction
@@ -22,6 +23,7 @@ from django.db.models import F
 from django.utils import timezone
 from oauth2_provider.models import refresh_token_expire_timedelta, set_token_value
 
+from core.actors import Actor
 from idp import denylist, events, keys
 from idp.fields import sha256_hex
 from idp.models import AccessToken, Application, Grant, RefreshToken
@@ -219,14 +221,15 @@ def deny_jwt_access_token(token: str, client: Application, *, has_row: bool) -> 
     return jti if denied else None
 
 
-def revoke_session_tokens(user: Any, sid: str) -> None:
-    """Revoke the tokens issued through one browser session (RP-initiated logout)."""
+def revoke_session_tokens(user: Any, sid: str, *, reason: str = "logout", actor: Actor | None = None) -> None:
+    """Revoke the tokens issued through one browser session (RP-initiated logout, or the
+    session ended by its user or by ``actor``, an admin)."""
     if not sid:
         return
     with transaction.atomic():
         families, deleted = _revoke_where(user, sid=sid)
         if families or deleted:
-            events.session_tokens_revoked(user, sid=sid, families=list(families))
+            events.session_tokens_revoked(user, sid=sid, families=list(families), reason=reason, actor=actor)
 
 
 def revoke_client_tokens(user: Any, application: Any) -> int:
@@ -236,9 +239,87 @@ def revoke_client_tokens(user: Any, application: Any) -> int:
     return len(families)
 
 
-def revoke_user_tokens(user: Any, *, reason: str) -> None:
-    """Revoke every token ``user`` holds, at every client (a password change or reset)."""
+def revoke_user_tokens(user: Any, *, reason: str, actor: Actor | None = None,
+                       application: Application | None = None) -> RevokedTokens:
+    """Revoke every token ``user`` holds, at every client or at ``application`` only (a password
+    change or reset, signing out everywhere, an admin's lock, deactivation or revocation);
+    audited when anything was revoked, as done by ``actor`` (default: the user)."""
+    where = {"application": application} if application is not None else {}
     with transaction.atomic():
-        families, deleted = _revoke_where(user)
+        deleted = AccessToken.objects.filter(user=user, **where).count()  # revoking a family deletes some
+        families, _ = _revoke_where(user, **where)
         if families or deleted:
-            events.user_tokens_revoked(user, reason=reason, families=sorted(families))
+            events.user_tokens_revoked(user, reason=reason, families=sorted(families), access_tokens=deleted,
+                                       client_id=application.client_id if application is not None else None,
+                                       actor=actor)
+    return RevokedTokens(families=len(families), access_tokens=deleted)
+
+
+# --- what a user holds (the admin API) ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RevokedTokens:
+    """How much a revocation revoked: refresh-token families and access tokens."""
+
+    families: int
+    access_tokens: int
+
+
+@dataclass(frozen=True)
+class UserAuthorization:
+    """One live authorization of a user at a client, as an admin sees it: a refresh-token family
+    (its live refresh token and access token) or an access token issued without a refresh
+    token. Identifiers and times only: never a token or its digest."""
+
+    family: uuid.UUID | None
+    client_id: str
+    client_name: str
+    scope: str
+    created: dt.datetime
+    expires: dt.datetime | None  # the refresh token's end (None: until revoked), else the access token's
+    refresh: bool
+
+
+def live_tokens_of(user: Any) -> list[UserAuthorization]:
+    """The user's live refresh-token families and the live access tokens outside them, newest first."""
+    now = timezone.now()
+    refresh_life = refresh_token_expire_timedelta()
+    grants: list[UserAuthorization] = []
+    seen: set[uuid.UUID] = set()
+    live = (RefreshToken.objects.filter(user=user, revoked__isnull=True).select_related("application", "access_token")
+            .order_by("-created"))
+    for rt in live:
+        access = rt.access_token
+        expires = access.expires + refresh_life if access is not None and refresh_life else None
+        if expires is not None and expires <= now:
+            continue
+        if rt.token_family is not None:
+            seen.add(rt.token_family)
+        grants.append(UserAuthorization(family=rt.token_family, client_id=rt.application.client_id,
+                                        client_name=rt.application.name,
+                                        scope=access.scope if access is not None else "",
+                                        created=rt.created, expires=expires, refresh=True))
+    for at in (AccessToken.objects.filter(user=user, expires__gt=now).select_related("application")
+               .order_by("-created")):
+        if at.family is not None and at.family in seen:
+            continue
+        grants.append(UserAuthorization(family=at.family, client_id=at.application.client_id,
+                                        client_name=at.application.name, scope=at.scope, created=at.created,
+                                        expires=at.expires, refresh=False))
+    return sorted(grants, key=lambda g: g.created, reverse=True)
+
+
+def revoke_user_token_family(user: Any, family: uuid.UUID, *, actor: Actor) -> RevokedTokens | None:
+    """Revoke one of the user's authorizations (a refresh-token family and its access tokens);
+    None when the user holds no live token of that family."""
+    with transaction.atomic():
+        if not (RefreshToken.objects.filter(user=user, token_family=family, revoked__isnull=True).exists()
+                or AccessToken.objects.filter(user=user, family=family).exists()):
+            return None
+        deleted = AccessToken.objects.filter(user=user, family=family).count()  # revoke_family deletes some
+        RefreshToken.revoke_family(family)
+        AccessToken.objects.filter(user=user, family=family).delete()
+        events.user_tokens_revoked(user, reason="revoked by an admin", families=[family], access_tokens=deleted,
+                                   actor=actor)
+    return RevokedTokens(families=1, access_tokens=deleted)
