@@ -9,9 +9,11 @@ so an endpoint added later is in the matrix without a change here):
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import re
 from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 import requests
@@ -19,34 +21,61 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts.sessions import sessions_of
+from audit import webhooks
+from audit.models import Action, AuditEvent, WebhookDelivery
+from audit.recording import record
+from core.actors import system_actor
 from idp.fields import sha256_hex
 from idp.models import AccessToken, SigningKey
 from tenants.context import tenant_context
-from tests.api.conftest import AdminWorld, client_credentials_token
+from tenants.services import create_tenant
+from tests.api.conftest import FORM, AdminWorld, client_credentials_token
 from tests.api.test_schemathesis import OPERATIONS
+from tests.conftest import PASSWORD
 from tests.oidc import Browser
-from tests.security.flows import exchange, obtain_code
+from tests.security.flows import authorize_url, exchange, obtain_code
 
 TENANT_OPERATIONS = [op for op in OPERATIONS if op.path.startswith("/t/{tenant}/")]
 PLATFORM_OPERATIONS = [op for op in OPERATIONS if not op.path.startswith("/t/{tenant}/")]
 WRITES = {"POST", "PATCH", "PUT", "DELETE"}
+ACTOR = system_actor("pytest")
+
+
+def _signed_in_with_a_token(world: AdminWorld) -> None:
+    """The world's admin signs in on the login page and through a code flow (first-party client),
+    so they have a browser session (a sid) and a token family."""
+    http = Client()
+    http.get(f"/t/{world.slug}/login")
+    assert http.post(f"/t/{world.slug}/login", {"username": "root", "password": PASSWORD}).status_code == 302
+    client = world.world.first_party
+    _url_unused, request = authorize_url("", client.application.client_id, scope="openid")
+    query = {k: v for k, v in request.items() if k != "code_verifier"}
+    response = http.get(f"/t/{world.slug}/authorize", query)
+    code = parse_qs(urlsplit(response["Location"]).query)["code"][0]
+    basic = base64.b64encode(f"{client.application.client_id}:{client.client_secret}".encode()).decode()
+    form = {"grant_type": "authorization_code", "code": code, "redirect_uri": request["redirect_uri"],
+            "code_verifier": request["code_verifier"]}
+    token = http.post(f"/t/{world.slug}/token", urlencode(form), content_type=FORM, HTTP_AUTHORIZATION=f"Basic {basic}")
+    assert token.status_code == 200, token.content
 
 
 def _objects_of(world: AdminWorld) -> dict[str, str]:
     """A value for every path parameter the API has, naming one of ``world``'s objects."""
     with tenant_context(world.tenant):
-        from audit.models import AuditEvent
-
-        values = {
+        subscription, _secret = webhooks.create_subscription("https://127.0.0.1:9/hook", ["*"], actor=ACTOR)
+        record(Action.AUDIT_EXPORTED, actor=ACTOR)  # an event, so a (failing) delivery exists
+    with tenant_context(world.tenant):
+        return {
             "client_id": world.writer_client.application.client_id,
             "kid": SigningKey.objects.filter(state="active").values_list("kid", flat=True).first(),
             "seq": str(AuditEvent.objects.order_by("-seq").values_list("seq", flat=True).first()),
             "uid": str(world.admin.uid),
+            "sid": sessions_of(world.admin)[0].sid,
+            "family": str(AccessToken.objects.filter(user=world.admin).values_list("family", flat=True).first()),
+            "id": str(subscription.pk),
+            "delivery_id": str(WebhookDelivery.objects.filter(subscription=subscription).values_list(
+                "id", flat=True).first()),
         }
-        sessions = sessions_of(world.admin)
-        if sessions:
-            values["session_id"] = str(getattr(sessions[0], "public_id", sessions[0].pk))
-    return values
 
 
 def _url(operation: Any, slug: str, values: dict[str, str]) -> str:
@@ -66,7 +95,11 @@ def _call(http: Client, method: str, url: str, token: str | None) -> Any:
 
 
 @pytest.fixture
-def matrix(admin_a, admin_b) -> dict[str, Any]:
+def matrix(admin_a, admin_b, settings) -> dict[str, Any]:
+    settings.TESSERA = {**settings.TESSERA, "WEBHOOK_ALLOW_PRIVATE_NETWORKS": True}
+    create_tenant(settings.TESSERA.get("PLATFORM_TENANT", "platform"), "Platform")
+    for world in (admin_a, admin_b):
+        _signed_in_with_a_token(world)
     # B has more audit events than A, so B's newest seq names no event of A.
     http = Client()
     for _ in range(5):
@@ -95,7 +128,7 @@ def test_tenant_a_never_reaches_tenant_b(operation, matrix):
     elif operation.method.upper() == "GET":
         assert response.status_code == 200, (operation.label, response.content[:300])
         body = (b"".join(response.streaming_content) if response.streaming else response.content).decode()
-        for name in ("client_id", "kid", "uid"):
+        for name in ("client_id", "kid", "uid", "sid", "family", "delivery_id"):
             assert objects_b[name] not in body, (operation.label, name)
     # A's token at B's own URL: never found there.
     at_b = _url(operation, b.slug, objects_b)
@@ -131,7 +164,7 @@ def test_a_person_gets_admin_scopes_only_as_far_as_their_role_goes(live_server, 
     for username in ("alice", "root", "auditor"):
         browser = Browser(live_server.url)
         page = browser.go(f"{issuer}/login")
-        browser.login(page, username, "a-long-test-password-42")
+        browser.login(page, username, PASSWORD)
         code, request = obtain_code(browser, issuer, web.application.client_id, scope=scope)
         tokens = exchange(issuer, code, request, web.application.client_id, web.client_secret).json()
         api = f"{issuer}/api/v1/clients/"
