@@ -4,6 +4,7 @@ from django.urls import URLPattern, URLResolver, include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from idp.views import discovery
+from tenants.admin_site import platform_admin_redirect
 from tenants.branding import branding_css
 
 # The tenant's admin API: {issuer}/api/v1/...
@@ -22,6 +23,8 @@ tenant_patterns: list[URLPattern | URLResolver] = [
 ]
 
 urlpatterns = [
+    # Platform staff: the platform tenant's admin (their session lives on that tenant's path).
+    re_path(r"^admin/(?P<rest>.*)$", platform_admin_redirect, name="platform-admin"),
     # The platform API (platform staff; tenants.middleware runs it as the platform tenant).
     path("api/v1/tenants/", include("accounts.api.platform_urls")),
     # The admin API's OpenAPI 3.1 document and its Swagger UI (served from drf-spectacular-sidecar).

@@ -32,6 +32,9 @@ WELL_KNOWN_PATH = re.compile(
 )
 
 
+# Django admin of a tenant (tenants.admin_site): served from a URLconf of its own per tenant.
+TENANT_ADMIN_PATH = re.compile(r"^/t/[^/]+/admin(?:/|$)")
+
 # The platform API acts as the platform tenant: its tokens come from that tenant's issuer.
 PLATFORM_API_PATH = re.compile(r"^/api/v1/tenants(?:/|$)")
 
@@ -75,6 +78,12 @@ class TenantMiddleware:
                 ).render()
             return say_language(page, language)
         request.tenant = tenant  # type: ignore[attr-defined]
+        if TENANT_ADMIN_PATH.match(request.path_info):
+            from tenants.admin_site import urlconf_for
+
+            # Django admin reverses its URLs without arguments: this request's URLconf
+            # mounts it at this tenant's own prefix (and the project's URLs after it).
+            request.urlconf = urlconf_for(tenant.slug)  # type: ignore[attr-defined]
         # One transaction per tenant request: app.tenant_id is set once, at its first
         # statement (tenants.db), and a failed request leaves nothing half-written.
         with tenant_context(tenant, base_url=request.build_absolute_uri("/")), transaction.atomic():

@@ -14,7 +14,7 @@ from django.contrib.auth import authenticate
 from django.core.management import call_command
 from django.test import RequestFactory
 
-from idp.management.commands.demo import DEMO_PASSWORD
+from idp.management.commands.demo import DEMO_ADMIN_PASSWORD, DEMO_PASSWORD, PLATFORM_STAFF_PASSWORD
 from idp.models import Application, SigningKey
 from tenants.context import tenant_context
 from tenants.models import Tenant
@@ -37,8 +37,11 @@ def test_demo_prints_issuer_user_and_clients_and_is_idempotent(manage):
     second = _demo_json(manage)
     assert [c["client_id"] for c in second["clients"]] == [c["client_id"] for c in first["clients"]]
     assert second["issuer"] == first["issuer"]
-    assert manage.query("SELECT slug FROM tenants_tenant") == [("demo",)]
-    assert manage.query("SELECT username FROM accounts_user") == [("demo",)]
+    assert manage.query("SELECT slug FROM tenants_tenant ORDER BY slug") == [("demo",), ("platform",)]
+    assert manage.query("SELECT username, admin_role FROM accounts_user ORDER BY username") == [
+        ("admin", "full"), ("demo", ""), ("staff", "full")]
+    assert first["admin"]["url"] == first["issuer"] + "/admin/" and first["admin"]["username"] == "admin"
+    assert first["platform_admin"]["url"].endswith("/t/platform/admin/")
     assert manage.query("SELECT client_id FROM idp_application ORDER BY client_id") == [
         ("demo-spa",), ("demo-web",)]
 
@@ -54,6 +57,8 @@ def test_demo_human_output(manage):
     out = manage.ok("demo").stdout
     assert re.search(r"^Issuer: +http\S+/t/demo$", out, re.MULTILINE), out
     assert f"Demo user:  demo / {DEMO_PASSWORD}" in out
+    assert f"/t/demo/admin/  admin / {DEMO_ADMIN_PASSWORD}" in out
+    assert f"/t/platform/admin/  staff / {PLATFORM_STAFF_PASSWORD}" in out
     assert re.search(r"client_id: +demo-web$", out, re.MULTILINE) and re.search(
         r"client_id: +demo-spa$", out, re.MULTILINE
     )
