@@ -37,7 +37,7 @@ test-postgres: venv
 	$(PY) -m pytest -n 2
 
 test-sqlite: venv
-	TESSERA_TEST_DATABASE=sqlite $(PY) -m pytest -n 2 -m "not postgres" tests/e2e tests/security tests/audit tests/jobs tests/browser/test_strong_authentication.py tests/browser/test_account_lifecycle.py
+	TESSERA_TEST_DATABASE=sqlite $(PY) -m pytest -n 2 -m "not postgres" tests/e2e tests/security tests/audit tests/jobs tests/api tests/admin tests/webhooks tests/browser/test_strong_authentication.py tests/browser/test_account_lifecycle.py
 
 lint: venv
 	$(VENV)/bin/ruff check .
