@@ -249,6 +249,7 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {"SigningAlgorithmEnum": "idp.models.SigningAlgorithm"},
     "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
 }
 
 # Tessera's own knobs (read through core.conf.tessera_settings, which has the defaults).
