@@ -167,6 +167,23 @@ class TenantModelAdmin(admin.ModelAdmin):
         """Actions declared with ``permissions=["act"]`` (they call audited services)."""
         return self.allow_actions and is_full_admin(request)
 
+    # Lookups a changelist URL may carry besides the list filters' (``?target_id=`` links).
+    extra_lookups: tuple[str, ...] = ()
+
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
+        """Only the changelist's own filters. Django allows any lookup on the model's own
+        fields, so ``?password__regex=^argon2...`` would let any admin read every password
+        hash (or a client-secret digest, an audit MAC) a character at a time."""
+        field, _, rest = lookup.partition("__")
+        if lookup in self.extra_lookups:
+            return True
+        filtered = {f if isinstance(f, str) else f[0] for f in self.get_list_filter(request)}  # type: ignore[arg-type]
+        if field in filtered:
+            return rest in ("", "exact", "isnull")
+        if field == self.date_hierarchy:
+            return rest in ("year", "month", "day", "gte", "lt")
+        return False
+
     def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None) -> Any:
         """404 for an object not in this tenant (Django would redirect to the index)."""
         obj = super().get_object(request, object_id, from_field)
