@@ -10,7 +10,6 @@ stores it. Everything happens in one transaction: a refused admin leaves no tena
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -58,13 +57,9 @@ def create_tenant_with_admin(slug: str, name: str, *, admin_username: str, admin
         tenant = create_tenant(slug, name, actor=actor)
         reason = f"create the first admin {admin_username!r} of the new tenant {slug!r}"
         with platform_access(tenant, reason=reason, actor=actor):
-            # create_user wants a password that passes the validators; a random one is set
-            # and at once replaced by an unusable one: nobody ever knows a password of it.
-            admin = create_user(username=admin_username, email=admin_email, password=secrets.token_urlsafe(32),
-                                actor=actor)
-            admin.set_unusable_password()
-            admin.admin_role = AdminRole.FULL
-            admin.save(update_fields=["password", "admin_role"])
+            # No password: the admin sets one through the link (user.created records the role).
+            admin = create_user(username=admin_username, email=admin_email, password=None,
+                                admin_role=AdminRole.FULL, actor=actor)
             link = _password_set_link(tenant, admin, base_url)
     expires = timezone.now() + timedelta(seconds=settings.TESSERA_PASSWORD_RESET_TIMEOUT)
     return NewTenant(tenant=tenant, admin=admin, password_link=link, password_link_expires=expires)

@@ -94,9 +94,15 @@ def change_password(user, new_password: str, *, reason: str = "changed", keep_si
 USER_FIELDS = frozenset({"username", "email", "first_name", "last_name", "email_verified", "admin_role"})
 
 
-def _locked_row(user: User) -> User:
-    """The user's row, locked for this transaction and read afresh."""
-    return get_user_model().objects.select_for_update().get(pk=user.pk)
+def _locked_row(user: User, *, admins_first: bool = False) -> User:
+    """The user's row, locked for this transaction and read afresh. ``admins_first``: lock the
+    tenant's full admins (pk order) before it, as every change that may leave the tenant
+    without one does, so two such changes at once queue instead of deadlocking."""
+    users = get_user_model().objects
+    if admins_first:
+        list(users.select_for_update().filter(admin_role=AdminRole.FULL, is_active=True, locked=False)
+             .order_by("pk").values_list("pk", flat=True))
+    return users.select_for_update().get(pk=user.pk)
 
 
 def _is_full_admin(user: Any) -> bool:
@@ -117,6 +123,9 @@ def _keep_a_full_admin(user: User, *, change: str) -> None:
                                "Give another user the full admin role first."})
 
 
+_ROLE_RANK = {AdminRole.NONE: 0, AdminRole.READ_ONLY: 1, AdminRole.FULL: 2}
+
+
 def _is_self(user: Any, actor: Actor) -> bool:
     return actor.type == ActorType.USER and actor.id == str(user.uid)
 
@@ -129,11 +138,13 @@ def update_user(user: User, *, actor: Actor, **changes: Any) -> User:
     if unknown:
         raise ValidationError({name: "This field cannot be changed here." for name in sorted(unknown)})
     with transaction.atomic():
-        row = _locked_row(user)
+        row = _locked_row(user, admins_first="admin_role" in changes)
         if "email" in changes:
             changes["email"] = changes["email"].strip()
             if changes["email"]:
                 _validate_email(changes["email"])
+            if changes["email"].lower() != row.email.lower() and "email_verified" not in changes:
+                changes["email_verified"] = False  # a new address is not verified because the old one was
         diff = {name: (getattr(row, name), value) for name, value in changes.items() if getattr(row, name) != value}
         if not diff:
             return row
@@ -155,6 +166,11 @@ def update_user(user: User, *, actor: Actor, **changes: Any) -> User:
         if "email" in diff:
             diff["email"] = ("(changed)", "(changed)")  # the event says it changed, not the addresses
         events.user_updated(row, actor=actor, changes=diff)
+        if "admin_role" in diff and _ROLE_RANK[diff["admin_role"][1]] > _ROLE_RANK[diff["admin_role"][0]]:
+            # More power than the user signed in with: they sign in again, under the policy an
+            # admin is held to ("required for tenant admins" asks them for a second factor), and
+            # their tokens, minted for the smaller role, go.
+            _end_everything(row, actor=actor, reason="admin role raised")
     _copy(row, user)
     return user
 
@@ -176,7 +192,7 @@ def deactivate_user(user: User, *, actor: Actor) -> User:
     """Deactivate the user: no sign-in, their sessions end and their tokens are revoked. Not the
     tenant's last active full admin."""
     with transaction.atomic():
-        row = _locked_row(user)
+        row = _locked_row(user, admins_first=True)
         if row.is_active:
             _keep_a_full_admin(row, change="deactivate")
             row.is_active = False
@@ -203,7 +219,7 @@ def lock_user(user: User, *, actor: Actor) -> User:
     """Lock the user (sign-in refused with the wrong-password answer until unlocked): their
     sessions end and their tokens are revoked. Not the tenant's last active full admin."""
     with transaction.atomic():
-        row = _locked_row(user)
+        row = _locked_row(user, admins_first=True)
         if not row.locked:
             _keep_a_full_admin(row, change="lock")
             row.locked = True

@@ -8,16 +8,27 @@ attempts are not audit events (they are recorded on their delivery rows): a subs
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
+from urllib.parse import urlsplit
 
 from audit.models import Action, WebhookDelivery, WebhookSubscription
 from audit.recording import record
 from core.actors import Actor
 
 
+def endpoint(url: str) -> dict[str, str]:
+    """A webhook URL as events show it: its origin, and a digest that tells one URL from another.
+    Many receivers (chat and SIEM webhooks) carry their credential in the path or the query,
+    and events travel on: to exports, and to every subscriber of ``webhook.*``."""
+    parts = urlsplit(url)
+    return {"endpoint": f"{parts.scheme}://{parts.netloc}/...",
+            "url_sha256": hashlib.sha256(url.encode()).hexdigest()[:16]}
+
+
 def subscription_summary(subscription: WebhookSubscription) -> dict[str, Any]:
-    """What an event says about a subscription (never its secret)."""
-    return {"url": subscription.url, "actions": list(subscription.actions),
+    """What an event says about a subscription (never its secret, nor its URL's path or query)."""
+    return {**endpoint(subscription.url), "actions": list(subscription.actions),
             "description": subscription.description, "is_active": subscription.is_active}
 
 
@@ -43,7 +54,7 @@ def webhook_deleted(subscription: WebhookSubscription, *, actor: Actor, pending:
 
 def webhook_secret_rotated(subscription: WebhookSubscription, *, actor: Actor) -> None:
     record(Action.WEBHOOK_SECRET_ROTATED, actor=actor, target=_target(subscription),
-           details={"change": "new signing secret issued", "url": subscription.url})
+           details={"change": "new signing secret issued", **endpoint(subscription.url)})
 
 
 def webhook_redelivered(delivery: WebhookDelivery, *, actor: Actor) -> None:

@@ -28,6 +28,9 @@ def maintain_all_tenants() -> int:
     return enqueue_for_each_tenant(maintain_tenant, include_inactive=True)
 
 
+RETRY_COUNTDOWN_LIMIT = 15 * 60  # seconds
+
+
 @shared_task(name="audit.tasks.deliver_webhook", ignore_result=True)
 def deliver_webhook(tenant_id: int, delivery_id: str) -> str | None:
     """Make one webhook delivery's next attempt, as its tenant (audit.webhook_delivery); when it
@@ -42,7 +45,10 @@ def deliver_webhook(tenant_id: int, delivery_id: str) -> str | None:
         return None
     if delivery.status == DeliveryStatus.PENDING and not deliver_webhook.app.conf.task_always_eager:
         delay = max(0.0, (delivery.next_attempt_at - timezone.now()).total_seconds())
-        deliver_webhook.apply_async((tenant_id, delivery_id), countdown=delay)
+        # Longer waits are the sweep's: a countdown past Redis's visibility timeout (1 h) is
+        # delivered to a worker again, and again, until it is due.
+        if delay <= RETRY_COUNTDOWN_LIMIT:
+            deliver_webhook.apply_async((tenant_id, delivery_id), countdown=delay)
     return str(delivery.status)
 
 

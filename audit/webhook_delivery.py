@@ -107,8 +107,14 @@ def address_allowed(address: str) -> bool:
     if tessera_settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS:
         return True
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        # An IPv4 address inside an IPv6 one (mapped, 6to4, Teredo's client) is judged as IPv4.
+        teredo = ip.teredo[1] if ip.teredo else None
+        inner = ip.ipv4_mapped or ip.sixtofour or teredo
+        if inner is not None and not address_allowed(str(inner)):
+            return False
+        if ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
     return ip.is_global and not (ip.is_multicast or ip.is_reserved or ip.is_loopback or ip.is_link_local
                                  or ip.is_private or ip.is_unspecified)
 
@@ -119,9 +125,9 @@ def resolve(host: str, port: int) -> list[tuple]:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:
         raise ForbiddenAddress(f"{host} does not resolve") from exc
-    refused = sorted({str(info[4][0]) for info in infos if not address_allowed(str(info[4][0]))})
-    if refused:
-        raise ForbiddenAddress(f"{host} resolves to a private, loopback or reserved address ({', '.join(refused)})")
+    if any(not address_allowed(str(info[4][0])) for info in infos):
+        # Not which address: a tenant admin must not map the deployment's network by asking.
+        raise ForbiddenAddress(f"{host} resolves to a private, loopback or reserved address")
     return infos
 
 

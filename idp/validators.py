@@ -347,13 +347,13 @@ class TesseraOAuth2Validator(OAuth2Validator):
                            resource=[aud] if isinstance(aud, str) else list(aud or []))
 
     def validate_bearer_token(self, token, scopes, request) -> bool:
-        """DOT's check, plus: a deactivated user's tokens are dead at once, userinfo (the
+        """DOT's check, plus: a deactivated or locked user's tokens are dead at once, userinfo (the
         ``openid`` scope) needs a token issued to a person, and a revoked JWT access token's
         jti is on the deny list (unreachable: treated as revoked)."""
         if not super().validate_bearer_token(token, scopes, request):
             return False
         user = request.user
-        if (user is not None and not user.is_active) or (user is None and "openid" in scopes):
+        if (user is not None and (not user.is_active or user.locked)) or (user is None and "openid" in scopes):
             request.oauth2_error = {"error": "invalid_token", "error_description": "The access token is invalid."}
             return False
         # A JWT access token (its row matched, so its payload is ours) may be on the deny list;

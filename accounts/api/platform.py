@@ -28,6 +28,7 @@ from rest_framework.response import Response
 
 from accounts.onboarding import create_tenant_with_admin
 from audit.usage import MAX_DAYS, TenantUsage, tenant_usage
+from core.api.responses import shown_once
 from tenants.api.views import PlatformViewSet
 from tenants.models import SLUG_RE, AdminRole, Tenant
 from tenants.services import deactivate_tenant, reactivate_tenant
@@ -166,7 +167,7 @@ class TenantViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, PlatformVi
         body = TenantSerializer(new.tenant).data | {
             "first_admin": AdminSerializer(new.admin).data, "password_link": new.password_link,
             "password_link_expires": serializers.DateTimeField().to_representation(new.password_link_expires)}
-        return Response(body, status=status.HTTP_201_CREATED)
+        return shown_once(body, status=status.HTTP_201_CREATED)
 
     @extend_schema(summary="Deactivate a tenant: all its URLs answer 404, its sessions and tokens are refused "
                            "(nothing is deleted); not the platform tenant", parameters=[SLUG_PARAMETER],

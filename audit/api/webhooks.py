@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from audit import webhooks
 from audit.models import DeliveryStatus, WebhookDelivery, WebhookSubscription
 from core.api.pagination import Cursor
+from core.api.responses import shown_once
 from tenants.api.views import TenantAdminViewSet
 
 
@@ -95,7 +96,7 @@ class WebhookViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantAdm
         subscription, secret = webhooks.create_subscription(
             data["url"], data["actions"], data["description"], actor=self.actor, is_active=data["is_active"])
         body = SubscriptionSerializer(subscription).data | {"secret": secret}
-        return Response(body, status=status.HTTP_201_CREATED)
+        return shown_once(body, status=status.HTTP_201_CREATED)
 
     @extend_schema(summary="Change a webhook subscription", request=SubscriptionUpdateSerializer,
                    responses={200: SubscriptionSerializer})
@@ -116,8 +117,8 @@ class WebhookViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantAdm
     @action(detail=True, methods=["post"], url_path="rotate-secret")
     def rotate_secret(self, request: Request, **kwargs: Any) -> Response:
         subscription = self.get_object()
-        return Response({"id": subscription.pk,
-                         "secret": webhooks.rotate_subscription_secret(subscription, actor=self.actor)})
+        secret = webhooks.rotate_subscription_secret(subscription, actor=self.actor)
+        return shown_once({"id": subscription.pk, "secret": secret})
 
     @extend_schema(summary="List a subscription's deliveries, newest first",
                    parameters=[OpenApiParameter("status", enum=DeliveryStatus.values)],

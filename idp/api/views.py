@@ -12,6 +12,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.api.responses import shown_once
 from idp import rotation
 from idp.api import serializers as s
 from idp.models import Application, SigningKey
@@ -46,7 +47,7 @@ class ClientViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantAdmi
             application_type=data.get("application_type", "web"), admin_scopes=data.get("admin_scopes", []),
             actor=self.actor)
         body = s.ClientWithSecretSerializer(new.application).data | {"client_secret": new.client_secret}
-        return Response(body, status=status.HTTP_201_CREATED)
+        return shown_once(body, status=status.HTTP_201_CREATED)
 
     @extend_schema(summary="Change a client", request=s.ClientUpdateSerializer, responses={200: s.ClientSerializer})
     def partial_update(self, request: Request, **kwargs: Any) -> Response:
@@ -69,7 +70,7 @@ class ClientViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantAdmi
         if application.client_type != Application.CLIENT_CONFIDENTIAL:
             raise NotFound("A public client has no secret.")
         secret = clients.reissue_client_secret(application, actor=self.actor)
-        return Response({"client_id": application.client_id, "client_secret": secret})
+        return shown_once({"client_id": application.client_id, "client_secret": secret})
 
     def _valid(self, serializer_class: Any, data: Any, **kwargs: Any) -> dict[str, Any]:
         serializer = serializer_class(data=data, **kwargs)

@@ -2,8 +2,9 @@
 
 A token is found only in the tenant whose URL it is presented at (the token lookup is
 tenant-scoped, under row-level security), so tenant A's token never authenticates at B.
-Reading needs ``admin:read``, changing needs ``admin:write``; a token issued to a person
-works only as far as that person's admin role goes *now* (a demoted admin's old token loses
+Reading needs ``admin:read``, changing needs ``admin:write``, in the token and still among
+its client's ``admin_scopes``; a token issued to a person works only as far as that person's
+admin role goes *now* (a demoted admin's old token loses
 what the role no longer allows). A browser session (the browsable API) needs the role alone:
 it was signed in through the tenant's MFA policy.
 """
@@ -42,7 +43,11 @@ class TenantAdmin(BasePermission):
             return False
         scopes = _token_scopes(request.auth)
         if scopes is not None:  # an access token
-            if (ADMIN_WRITE if write else ADMIN_READ) not in scopes:
+            needed = ADMIN_WRITE if write else ADMIN_READ
+            # The client must still hold the scope: taking it from a client takes it from its
+            # tokens (and from the tokens its refresh tokens go on minting) at once.
+            client_scopes = getattr(getattr(request.auth, "application", None), "admin_scopes", None) or ()
+            if needed not in scopes or needed not in client_scopes:
                 return False
             return user is None or _role_allows(user, write)
         return user is not None and _role_allows(user, write)

@@ -76,3 +76,21 @@ def test_a_token_of_tenant_a_never_works_at_tenant_b(admin_a, admin_b, api_a: Ap
     assert response.status_code == 401
     b_client = admin_b.writer_client.application.client_id
     assert api_a.get(f"clients/{b_client}/").status_code == 404
+
+
+def test_secrets_are_never_cached_and_a_scope_taken_from_a_client_leaves_its_tokens(admin_a, api_a: Api):
+    created = api_a.post("clients/", {"name": "Ops", "confidential": True, "grant_types": ["client_credentials"],
+                                      "admin_scopes": ["admin:read", "admin:write"]})
+    assert created.status_code == 201 and created["Cache-Control"] == "no-store"
+    client_id = created.json()["client_id"]
+    assert api_a.post(f"clients/{client_id}/rotate-secret/")["Cache-Control"] == "no-store"
+    assert "no-store" not in api_a.get(f"clients/{client_id}/").get("Cache-Control", "")
+
+    ops = Api(client_credentials_token(admin_a.slug, admin_a.writer_client), admin_a.base)
+    assert ops.get("clients/").status_code == 200
+    # The automation client loses admin:write: its live token can still read, no longer write.
+    changed = api_a.patch(f"clients/{admin_a.writer_client.application.client_id}/", {"admin_scopes": ["admin:read"]})
+    assert changed.status_code == 200 and changed.json()["admin_scopes"] == ["admin:read"]
+    assert ops.get("clients/").status_code == 200
+    assert ops.post("clients/", {"name": "x", "confidential": True,
+                                 "grant_types": ["client_credentials"]}).status_code == 403

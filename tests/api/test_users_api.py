@@ -371,3 +371,31 @@ def test_the_last_full_admin_cannot_be_demoted_locked_or_deactivated(admin_a, ap
     # Now alice is the last one.
     assert api_a.post(f"users/{alice}/lock/").status_code == 400
     assert actions(admin_a.tenant, root).count("user.updated") == 1
+
+
+def test_a_raised_admin_role_ends_the_users_sessions_and_tokens(admin_a, api_a: Api):
+    """More power than the user signed in with: they sign in again, under the policy admins are
+    held to (a second factor, with "required for tenant admins"), and the tokens minted for the
+    smaller role go. A lowered role ends nothing (the permission is checked at each request)."""
+    uid, web = alice_uid(admin_a), admin_a.world.web
+    browser, tokens = _signed_in_with_tokens(admin_a)
+    assert api_a.patch(f"users/{uid}/", {"admin_role": "read_only"}).status_code == 200
+    assert not signed_in(browser, admin_a.slug)
+    assert refresh(admin_a.slug, web, tokens["refresh_token"]).json()["error"] == "invalid_grant"
+    with tenant_context(admin_a.tenant):
+        assert AuditEvent.objects.filter(action="token.revoked", target_id=uid,
+                                         details__reason="admin role raised").exists()
+
+    browser, tokens = _signed_in_with_tokens(admin_a)
+    assert api_a.patch(f"users/{uid}/", {"admin_role": ""}).status_code == 200
+    assert signed_in(browser, admin_a.slug)
+    assert refresh(admin_a.slug, web, tokens["refresh_token"]).status_code == 200
+
+
+def test_a_changed_email_address_is_no_longer_verified(admin_a, api_a: Api):
+    uid = alice_uid(admin_a)
+    assert api_a.get(f"users/{uid}/").json()["email_verified"] is True
+    changed = api_a.patch(f"users/{uid}/", {"email": "alice@elsewhere.example"})
+    assert changed.status_code == 200 and changed.json()["email_verified"] is False
+    vouched = api_a.patch(f"users/{uid}/", {"email": "alice@third.example", "email_verified": True})
+    assert vouched.json()["email_verified"] is True  # an admin who checked it says so

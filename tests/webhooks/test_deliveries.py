@@ -204,6 +204,7 @@ def test_the_sweep_sends_deliveries_whose_task_was_lost(world_a, receiver, monke
     "https://172.16.0.1/hook", "https://169.254.169.254/latest/meta-data", "https://[::1]/hook",
     "https://[::ffff:127.0.0.1]/hook", "https://0.0.0.0/hook", "https://224.0.0.1/hook", "https://100.64.0.1/hook",
     "https://[fd00::1]/hook", "https://[fe80::1]/hook",
+    "https://[2002:7f00:1::1]/hook", "https://[2001:0:4136:e378:8000:63bf:80ff:fffe]/hook",  # 6to4, Teredo of 127.0.0.1
 ])
 def test_private_and_loopback_endpoints_are_refused(world_a, settings, url):
     settings.TESSERA = {**settings.TESSERA, "WEBHOOK_ALLOW_PRIVATE_NETWORKS": False}
