@@ -177,7 +177,7 @@ class TenantModelAdmin(admin.ModelAdmin):
         field, _, rest = lookup.partition("__")
         if lookup in self.extra_lookups:
             return True
-        filtered = {f if isinstance(f, str) else f[0] for f in self.get_list_filter(request)}  # type: ignore[arg-type]
+        filtered = {f if isinstance(f, str) else f[0] for f in self.get_list_filter(request)}  # type: ignore[arg-type,index]
         if field in filtered:
             return rest in ("", "exact", "isnull")
         if field == self.date_hierarchy:
