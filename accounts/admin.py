@@ -8,11 +8,11 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.contrib.auth import get_user_model, password_validation
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
 from accounts.models import User
@@ -31,13 +31,6 @@ from accounts.services import (
 from tenants.admin import TenantAdmin
 from tenants.admin_site import TenantModelAdmin, actor_of, is_full_admin, is_platform_staff, site
 from tenants.models import Tenant
-
-# A failed service call inside save_model, shown instead of Django's "changed successfully".
-FAILED = "_tessera_admin_failed"
-
-
-def service_errors(exc: ValidationError) -> str:
-    return " ".join(exc.messages)
 
 
 class UserAddForm(forms.ModelForm):
@@ -118,58 +111,44 @@ class UserAdmin(TenantModelAdmin):
             if changes:
                 update_user(User.objects.get(pk=obj.pk), actor=actor_of(request), **changes)
         except ValidationError as exc:
-            setattr(request, FAILED, service_errors(exc))
+            self.refused(request, exc)
 
     def response_add(self, request: HttpRequest, obj: Any, post_url_continue: str | None = None) -> HttpResponse:
-        return _failed(self, request) or super().response_add(request, obj, post_url_continue)
+        return self.refusal(request) or super().response_add(request, obj, post_url_continue)
 
     def response_change(self, request: HttpRequest, obj: Any) -> HttpResponse:
-        return _failed(self, request) or super().response_change(request, obj)
+        return self.refusal(request) or super().response_change(request, obj)
 
     def audit_target(self, obj: Any) -> str | None:
         return str(obj.uid)
 
     @admin.action(description="Lock the selected users (sessions end, tokens revoked)", permissions=["act"])
     def lock(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
-        self._each(request, queryset, lock_user, "locked")
+        self.act_on_each(request, queryset.order_by("username"), lock_user, "locked", _username)
 
     @admin.action(description="Unlock the selected users (and clear their failed sign-ins)", permissions=["act"])
     def unlock(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
-        self._each(request, queryset, unlock_user, "unlocked")
+        self.act_on_each(request, queryset.order_by("username"), unlock_user, "unlocked", _username)
 
     @admin.action(description="Reset the second factors of the selected users", permissions=["act"])
     def reset_second_factors(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
-        self._each(request, queryset, reset_mfa, "second factors removed")
+        self.act_on_each(request, queryset.order_by("username"), reset_mfa, "second factors removed", _username)
 
     @admin.action(description="End every session of the selected users", permissions=["act"])
     def end_sessions(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
-        self._each(request, queryset, end_user_sessions, "sessions ended")
+        self.act_on_each(request, queryset.order_by("username"), end_user_sessions, "sessions ended", _username)
 
     @admin.action(description="Deactivate the selected users", permissions=["act"])
     def deactivate(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
-        self._each(request, queryset, deactivate_user, "deactivated")
+        self.act_on_each(request, queryset.order_by("username"), deactivate_user, "deactivated", _username)
 
     @admin.action(description="Reactivate the selected users", permissions=["act"])
     def reactivate(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
-        self._each(request, queryset, reactivate_user, "reactivated")
-
-    def _each(self, request: HttpRequest, queryset: QuerySet[User], service: Any, done: str) -> None:
-        for user in queryset.order_by("username"):
-            try:
-                service(user, actor=actor_of(request))
-            except ValidationError as exc:
-                self.message_user(request, f"{user.username}: {service_errors(exc)}", messages.ERROR)
-            else:
-                self.message_user(request, f"{user.username}: {done}.", messages.SUCCESS)
+        self.act_on_each(request, queryset.order_by("username"), reactivate_user, "reactivated", _username)
 
 
-def _failed(model_admin: TenantModelAdmin, request: HttpRequest) -> HttpResponse | None:
-    """After a service refused a change in save_model: say why, and go back to the form's page."""
-    error = getattr(request, FAILED, None)
-    if error is None:
-        return None
-    model_admin.message_user(request, error, messages.ERROR)
-    return HttpResponseRedirect(request.get_full_path())
+def _username(user: User) -> str:
+    return user.username
 
 
 class TenantAddForm(forms.ModelForm):
@@ -212,13 +191,13 @@ class OnboardingTenantAdmin(TenantAdmin):
                                            admin_email=data["admin_email"], actor=actor_of(request),
                                            base_url=request.build_absolute_uri("/"))
         except ValidationError as exc:
-            setattr(request, FAILED, service_errors(exc))
+            self.refused(request, exc)
             return
         obj.pk = new.tenant.pk
         request._tessera_new_tenant = new  # type: ignore[attr-defined]
 
     def response_add(self, request: HttpRequest, obj: Any, post_url_continue: str | None = None) -> HttpResponse:
-        failed = _failed(self, request)
+        failed = self.refusal(request)
         if failed is not None:
             return failed
         new = request._tessera_new_tenant  # type: ignore[attr-defined]

@@ -18,14 +18,21 @@ from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpR
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 
-from idp.models import AccessTokenFormat, Application, ApplicationType, GrantType, SigningAlgorithm, SigningKey
+from idp.models import (
+    ADMIN_SCOPES,
+    AccessTokenFormat,
+    Application,
+    ApplicationType,
+    GrantType,
+    SigningAlgorithm,
+    SigningKey,
+)
 from idp.rotation import UnknownKey, revoke_key, rotate_current_tenant
 from idp.services.clients import ClientSettings, create_client, delete_client, reissue_client_secret, update_client
 from tenants.admin_site import TenantModelAdmin, actor_of, site
 from tenants.services import policy_for
 
-ADMIN_SCOPES = [("admin:read", "admin:read"), ("admin:write", "admin:write")]
-FAILED = "_tessera_admin_failed"
+ADMIN_SCOPE_CHOICES = [(scope, scope) for scope in sorted(ADMIN_SCOPES)]
 
 
 def _lines(value: str) -> list[str]:
@@ -50,7 +57,7 @@ class ClientForm(forms.ModelForm):
     algorithm = forms.ChoiceField(choices=SigningAlgorithm.choices, initial=SigningAlgorithm.RS256)
     access_token_format = forms.ChoiceField(choices=AccessTokenFormat.choices, initial=AccessTokenFormat.OPAQUE)
     application_type = forms.ChoiceField(choices=ApplicationType.choices, initial=ApplicationType.WEB)
-    admin_scopes = forms.MultipleChoiceField(choices=ADMIN_SCOPES, required=False,
+    admin_scopes = forms.MultipleChoiceField(choices=ADMIN_SCOPE_CHOICES, required=False,
                                              widget=forms.CheckboxSelectMultiple)
 
     class Meta:
@@ -152,10 +159,10 @@ class ClientAdmin(TenantModelAdmin):
             changes.pop("confidential")
             update_client(Application.objects.get(pk=obj.pk), actor=actor_of(request), **changes)
         except ValidationError as exc:
-            setattr(request, FAILED, " ".join(exc.messages))
+            self.refused(request, exc)
 
     def response_add(self, request: HttpRequest, obj: Any, post_url_continue: str | None = None) -> HttpResponse:
-        failed = self._failed(request)
+        failed = self.refusal(request)
         if failed is not None:
             return failed
         secret = getattr(request, "_tessera_new_secret", None)
@@ -165,14 +172,8 @@ class ClientAdmin(TenantModelAdmin):
                                 [("client_id", obj.client_id), ("client_secret", secret)], obj)
 
     def response_change(self, request: HttpRequest, obj: Any) -> HttpResponse:
-        return self._failed(request) or super().response_change(request, obj)
+        return self.refusal(request) or super().response_change(request, obj)
 
-    def _failed(self, request: HttpRequest) -> HttpResponse | None:
-        error = getattr(request, FAILED, None)
-        if error is None:
-            return None
-        self.message_user(request, error, messages.ERROR)
-        return HttpResponseRedirect(request.get_full_path())
 
     def delete_model(self, request: HttpRequest, obj: Any) -> None:
         delete_client(obj, actor=actor_of(request))

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.contrib import admin
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
@@ -82,17 +81,12 @@ class TenantAdmin(TenantModelAdmin):
     @admin.action(description="Deactivate the selected tenants (their URLs answer 404; nothing deleted)",
                  permissions=["act"])
     def deactivate(self, request: HttpRequest, queryset: QuerySet[Tenant]) -> None:
-        self._each(request, queryset, deactivate_tenant, "deactivated")
+        self.act_on_each(request, queryset, deactivate_tenant, "deactivated", _slug)
 
     @admin.action(description="Reactivate the selected tenants", permissions=["act"])
     def reactivate(self, request: HttpRequest, queryset: QuerySet[Tenant]) -> None:
-        self._each(request, queryset, reactivate_tenant, "reactivated")
+        self.act_on_each(request, queryset, reactivate_tenant, "reactivated", _slug)
 
-    def _each(self, request: HttpRequest, queryset: QuerySet[Tenant], service: Any, done: str) -> None:
-        for tenant in queryset:
-            try:
-                service(tenant, actor=actor_of(request))
-            except ValidationError as exc:
-                self.message_user(request, f"{tenant.slug}: {' '.join(exc.messages)}", messages.ERROR)
-            else:
-                self.message_user(request, f"{tenant.slug}: {done}.", messages.SUCCESS)
+
+def _slug(tenant: Tenant) -> str:
+    return tenant.slug

@@ -25,8 +25,8 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.contrib import admin
-from django.core.exceptions import PermissionDenied
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Model, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import URLPattern, URLResolver, include, path, reverse
@@ -132,6 +132,9 @@ class TenantAdminSite(admin.AdminSite):
 
 site = TenantAdminSite(name="tenant-admin")
 
+# Where save_model leaves a service's refusal for the response that follows.
+_REFUSED = "_tessera_admin_refused"
+
 
 class TenantModelAdmin(admin.ModelAdmin):
     """Base of every ModelAdmin on the tenant admin site: permissions by admin role.
@@ -183,6 +186,33 @@ class TenantModelAdmin(admin.ModelAdmin):
         if field == self.date_hierarchy:
             return rest in ("year", "month", "day", "gte", "lt")
         return False
+
+    # --- saves and actions through the services ---------------------------------------------
+
+    def refused(self, request: HttpRequest, error: ValidationError) -> None:
+        """In save_model: the service refused the change; ``refusal`` shows why afterwards."""
+        setattr(request, _REFUSED, " ".join(error.messages))
+
+    def refusal(self, request: HttpRequest) -> HttpResponse | None:
+        """After save_model: the service's refusal as an error message, back on the form's page
+        (instead of Django's "changed successfully"); None when nothing was refused."""
+        error = getattr(request, _REFUSED, None)
+        if error is None:
+            return None
+        self.message_user(request, error, messages.ERROR)
+        return HttpResponseRedirect(request.get_full_path())
+
+    def act_on_each(self, request: HttpRequest, queryset: QuerySet[Any], service: Any, done: str,
+                    name: Any = str) -> None:
+        """An admin action: ``service(obj, actor=...)`` for each selected object, each one's
+        outcome (done, or the service's refusal) as a message naming it."""
+        for obj in queryset:
+            try:
+                service(obj, actor=actor_of(request))
+            except ValidationError as exc:
+                self.message_user(request, f"{name(obj)}: {' '.join(exc.messages)}", messages.ERROR)
+            else:
+                self.message_user(request, f"{name(obj)}: {done}.", messages.SUCCESS)
 
     def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None) -> Any:
         """404 for an object not in this tenant (Django would redirect to the index)."""

@@ -160,7 +160,7 @@ def test_a_person_gets_admin_scopes_only_as_far_as_their_role_goes(live_server, 
     with tenant_context(admin_a.tenant):
         type(web.application).objects.filter(pk=web.application.pk).update(admin_scopes=["admin:read", "admin:write"])
     scope = "openid admin:read admin:write"
-    results = {}
+    results, access = {}, {}
     for username in ("alice", "root", "auditor"):
         browser = Browser(live_server.url)
         page = browser.go(f"{issuer}/login")
@@ -169,8 +169,18 @@ def test_a_person_gets_admin_scopes_only_as_far_as_their_role_goes(live_server, 
         tokens = exchange(issuer, code, request, web.application.client_id, web.client_secret).json()
         api = f"{issuer}/api/v1/clients/"
         headers = {"Authorization": f"Bearer {tokens['access_token']}"}
+        access[username] = tokens["access_token"]
         results[username] = (set(tokens["scope"].split()) - {"openid"}, requests.get(api, headers=headers).status_code,
                              requests.post(api, json={}, headers=headers).status_code)
     assert results["alice"] == (set(), 403, 403)
     assert results["auditor"] == ({"admin:read"}, 200, 403)
     assert results["root"] == ({"admin:read", "admin:write"}, 200, 400)  # 400: the empty body, so allowed
+
+    # A role lowered after the token was issued: the token keeps its scopes, the role decides.
+    automation = {"Authorization": f"Bearer {client_credentials_token(admin_a.slug, admin_a.writer_client)}"}
+    users = f"{issuer}/api/v1/users"
+    for user, role in ((admin_a.reader, "full"), (admin_a.admin, "read_only")):
+        assert requests.patch(f"{users}/{user.uid}/", json={"admin_role": role}, headers=automation).ok
+    root = {"Authorization": f"Bearer {access['root']}"}
+    assert requests.get(f"{issuer}/api/v1/clients/", headers=root).status_code == 200
+    assert requests.post(f"{issuer}/api/v1/clients/", json={}, headers=root).status_code == 403
