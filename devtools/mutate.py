@@ -348,6 +348,14 @@ MUTATIONS = [
              "    if tessera_settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS:\n        return True\n",
              "    return True\n",
              ("tests/webhooks/test_deliveries.py",)),
+    Mutation("jwt-bearer-taken-for-an-id-token",
+             "a JWT bearer value at a resource view is validated as DOT does, as an ID token",
+             "idp/validators.py",
+             "        access tokens (``typ: at+jwt``): validated like every other access token.\"\"\"\n"
+             "        return self.validate_bearer_token(token, scopes, request)\n",
+             "        access tokens (``typ: at+jwt``): validated like every other access token.\"\"\"\n"
+             "        return super().validate_jwt_bearer_token(token, scopes, request)\n",
+             ("tests/api/test_clients_api.py", "tests/api/test_isolation_matrix.py")),
 ]
 
 

@@ -195,6 +195,15 @@ def verify_jwt(token: str, *, typ: str) -> dict[str, Any]:
     return claims
 
 
+def access_token_claims(token: str) -> dict[str, Any] | None:
+    """The claims of a JWT access token (RFC 9068) this tenant signed, or None (not one of ours,
+    tampered, or its key unpublished). Expiry is the caller's business, as in ``verify_jwt``."""
+    try:
+        return verify_jwt(token, typ=ACCESS_TOKEN_TYPE)
+    except InvalidJWT:
+        return None
+
+
 class CheckpointSigner:
     """audit.checkpoints' signer: the tenant's keys sign its audit checkpoints."""
 

@@ -203,9 +203,8 @@ def deny_jwt_access_token(token: str, client: Application, *, has_row: bool) -> 
     """
     if not denylist.is_jwt(token):
         return None
-    try:
-        claims = keys.verify_jwt(token, typ=keys.ACCESS_TOKEN_TYPE)
-    except keys.InvalidJWT:
+    claims = keys.access_token_claims(token)
+    if claims is None:
         return None
     jti, exp = claims.get("jti"), claims.get("exp")
     if claims.get("client_id") != client.client_id or not isinstance(jti, str) or not isinstance(exp, int):

@@ -12,7 +12,7 @@ from django.test import Client
 from accounts.services import create_user
 from tenants.context import tenant_context
 from tenants.services import create_tenant, update_policy
-from tests.api.conftest import AdminWorld, build_admin_world
+from tests.api.conftest import admin_a, admin_b  # noqa: F401 - the admin API's fixtures, shared
 from tests.conftest import PASSWORD
 
 
@@ -36,16 +36,6 @@ def admin_url(slug: str, rest: str = "") -> str:
 
 def location_path(response) -> str:
     return urlsplit(response["Location"]).path
-
-
-@pytest.fixture
-def admin_a(db) -> AdminWorld:
-    return build_admin_world("acme", "Acme Corp")
-
-
-@pytest.fixture
-def admin_b(db) -> AdminWorld:
-    return build_admin_world("globex", "Globex Inc")
 
 
 @pytest.fixture

@@ -7,6 +7,9 @@ from urllib.parse import urlencode
 
 from django.test import Client
 
+from idp.models import Application
+from idp.services.clients import NewClient
+from tenants.context import tenant_context
 from tests.api.conftest import FORM, Api, client_credentials_token
 
 
@@ -94,3 +97,27 @@ def test_secrets_are_never_cached_and_a_scope_taken_from_a_client_leaves_its_tok
     assert ops.get("clients/").status_code == 200
     assert ops.post("clients/", {"name": "x", "confidential": True,
                                  "grant_types": ["client_credentials"]}).status_code == 403
+
+
+def test_a_client_credentials_jwt_works_until_revoked(admin_a, api_a: Api):
+    """RFC 9068 access tokens of client credentials have no row: the API verifies them as
+    introspection does (signature, issuer, typ, expiry, the deny list)."""
+    created = api_a.post("clients/", {"name": "Robot", "confidential": True, "grant_types": ["client_credentials"],
+                                      "access_token_format": "jwt", "admin_scopes": ["admin:read"]}).json()
+    with tenant_context(admin_a.tenant):
+        robot = NewClient(application=Application.objects.get(client_id=created["client_id"]),
+                          client_secret=created["client_secret"])
+    token = client_credentials_token(admin_a.slug, robot, "admin:read")
+    assert token.count(".") == 2
+    jwt_api = Api(token, admin_a.base)
+    assert jwt_api.get("clients/").status_code == 200
+    assert jwt_api.post("clients/", {}).status_code == 403  # admin:read only
+    header, payload, signature = token.split(".")
+    forged = Api(f"{header}.{payload}.{signature[:-4]}AAAA", admin_a.base)
+    assert forged.get("clients/").status_code == 401
+
+    basic = base64.b64encode(f"{created['client_id']}:{created['client_secret']}".encode()).decode()
+    revoked = Client().post(f"/t/{admin_a.slug}/revoke", urlencode({"token": token}), content_type=FORM,
+                            HTTP_AUTHORIZATION=f"Basic {basic}")
+    assert revoked.status_code == 200
+    assert jwt_api.get("clients/").status_code == 401

@@ -170,6 +170,9 @@ def test_a_person_gets_admin_scopes_only_as_far_as_their_role_goes(live_server, 
         api = f"{issuer}/api/v1/clients/"
         headers = {"Authorization": f"Bearer {tokens['access_token']}"}
         access[username] = tokens["access_token"]
+        # An ID token is never an access token (DOT would have taken it for one: a 500 here).
+        as_bearer = requests.get(api, headers={"Authorization": f"Bearer {tokens['id_token']}"})
+        assert as_bearer.status_code == 401, as_bearer.text
         results[username] = (set(tokens["scope"].split()) - {"openid"}, requests.get(api, headers=headers).status_code,
                              requests.post(api, json={}, headers=headers).status_code)
     assert results["alice"] == (set(), 403, 403)
