@@ -9,73 +9,30 @@ so an endpoint added later is in the matrix without a change here):
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import re
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 import requests
 from django.test import Client
 from django.utils import timezone
 
-from accounts.sessions import sessions_of
-from audit import webhooks
-from audit.models import Action, AuditEvent, WebhookDelivery
-from audit.recording import record
 from core.actors import system_actor
 from idp.fields import sha256_hex
-from idp.models import AccessToken, SigningKey
+from idp.models import AccessToken
 from tenants.context import tenant_context
 from tenants.services import create_tenant
-from tests.api.conftest import FORM, AdminWorld, client_credentials_token
+from tests.api.conftest import client_credentials_token, objects_of, signed_in_with_a_token
 from tests.api.test_schemathesis import OPERATIONS
 from tests.conftest import PASSWORD
 from tests.oidc import Browser
-from tests.security.flows import authorize_url, exchange, obtain_code
+from tests.security.flows import exchange, obtain_code
 
 TENANT_OPERATIONS = [op for op in OPERATIONS if op.path.startswith("/t/{tenant}/")]
 PLATFORM_OPERATIONS = [op for op in OPERATIONS if not op.path.startswith("/t/{tenant}/")]
 WRITES = {"POST", "PATCH", "PUT", "DELETE"}
 ACTOR = system_actor("pytest")
-
-
-def _signed_in_with_a_token(world: AdminWorld) -> None:
-    """The world's admin signs in on the login page and through a code flow (first-party client),
-    so they have a browser session (a sid) and a token family."""
-    http = Client()
-    http.get(f"/t/{world.slug}/login")
-    assert http.post(f"/t/{world.slug}/login", {"username": "root", "password": PASSWORD}).status_code == 302
-    client = world.world.first_party
-    _url_unused, request = authorize_url("", client.application.client_id, scope="openid")
-    query = {k: v for k, v in request.items() if k != "code_verifier"}
-    response = http.get(f"/t/{world.slug}/authorize", query)
-    code = parse_qs(urlsplit(response["Location"]).query)["code"][0]
-    basic = base64.b64encode(f"{client.application.client_id}:{client.client_secret}".encode()).decode()
-    form = {"grant_type": "authorization_code", "code": code, "redirect_uri": request["redirect_uri"],
-            "code_verifier": request["code_verifier"]}
-    token = http.post(f"/t/{world.slug}/token", urlencode(form), content_type=FORM, HTTP_AUTHORIZATION=f"Basic {basic}")
-    assert token.status_code == 200, token.content
-
-
-def _objects_of(world: AdminWorld) -> dict[str, str]:
-    """A value for every path parameter the API has, naming one of ``world``'s objects."""
-    with tenant_context(world.tenant):
-        subscription, _secret = webhooks.create_subscription("https://127.0.0.1:9/hook", ["*"], actor=ACTOR)
-        record(Action.AUDIT_EXPORTED, actor=ACTOR)  # an event, so a (failing) delivery exists
-    with tenant_context(world.tenant):
-        return {
-            "client_id": world.writer_client.application.client_id,
-            "kid": SigningKey.objects.filter(state="active").values_list("kid", flat=True).first(),
-            "seq": str(AuditEvent.objects.order_by("-seq").values_list("seq", flat=True).first()),
-            "uid": str(world.admin.uid),
-            "sid": sessions_of(world.admin)[0].sid,
-            "family": str(AccessToken.objects.filter(user=world.admin).values_list("family", flat=True).first()),
-            "id": str(subscription.pk),
-            "delivery_id": str(WebhookDelivery.objects.filter(subscription=subscription).values_list(
-                "id", flat=True).first()),
-        }
 
 
 def _url(operation: Any, slug: str, values: dict[str, str]) -> str:
@@ -99,7 +56,7 @@ def matrix(admin_a, admin_b, settings) -> dict[str, Any]:
     settings.TESSERA = {**settings.TESSERA, "WEBHOOK_ALLOW_PRIVATE_NETWORKS": True}
     create_tenant(settings.TESSERA.get("PLATFORM_TENANT", "platform"), "Platform")
     for world in (admin_a, admin_b):
-        _signed_in_with_a_token(world)
+        signed_in_with_a_token(world)
     # B has more audit events than A, so B's newest seq names no event of A.
     http = Client()
     for _ in range(5):
@@ -113,7 +70,7 @@ def matrix(admin_a, admin_b, settings) -> dict[str, Any]:
         "a": admin_a, "b": admin_b, "token_a": token_a, "expired_a": expired,
         "reader_a": client_credentials_token(admin_a.slug, admin_a.reader_client, "admin:read"),
         "plain_a": client_credentials_token(admin_a.slug, admin_a.plain_client, ""),
-        "objects_b": _objects_of(admin_b),
+        "objects_b": objects_of(admin_b),
     }
 
 
@@ -139,7 +96,7 @@ def test_tenant_a_never_reaches_tenant_b(operation, matrix):
         assert refused.status_code == 401 and refused["WWW-Authenticate"].startswith("Bearer"), operation.label
         assert refused["Content-Type"] == "application/problem+json"
     # No admin scope: 403; read-only on a change: 403.
-    at_a = _url(operation, a.slug, _objects_of(a))
+    at_a = _url(operation, a.slug, objects_of(a))
     assert _call(http, operation.method.upper(), at_a, matrix["plain_a"]).status_code == 403, operation.label
     if operation.method.upper() in WRITES:
         assert _call(http, operation.method.upper(), at_a, matrix["reader_a"]).status_code == 403, operation.label
