@@ -121,3 +121,16 @@ def test_a_client_credentials_jwt_works_until_revoked(admin_a, api_a: Api):
                             HTTP_AUTHORIZATION=f"Basic {basic}")
     assert revoked.status_code == 200
     assert jwt_api.get("clients/").status_code == 401
+
+
+def test_each_client_has_its_own_request_budget(admin_a, api_a: Api, monkeypatch):
+    from core.api.throttling import PerClientThrottle
+
+    monkeypatch.setattr(PerClientThrottle, "THROTTLE_RATES", {"admin_api": "3/min"})
+    assert [api_a.get("clients/").status_code for _ in range(3)] == [200, 200, 200]
+    over = api_a.get("clients/")
+    assert over.status_code == 429 and over["Content-Type"] == "application/problem+json"
+    assert 0 < int(over["Retry-After"]) <= 60 and over.json()["status"] == 429
+    # Another client of the tenant has its own budget.
+    reader = Api(client_credentials_token(admin_a.slug, admin_a.reader_client, "admin:read"), admin_a.base)
+    assert reader.get("clients/").status_code == 200
