@@ -59,6 +59,10 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Outermost after it, so that every page gets them, the pages answered by an outer
+    # middleware included (the unknown-tenant page of tenants.middleware).
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "core.security.PageCSPMiddleware",
     "core.middleware.UTF8BodiesMiddleware",
     "audit.middleware.RequestContextMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -73,8 +77,6 @@ MIDDLEWARE = [
     "tenants.csrf.TenantCsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "core.security.PageCSPMiddleware",
 ]
 
 ROOT_URLCONF = "settings.urls"
