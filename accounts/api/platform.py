@@ -158,9 +158,7 @@ class TenantViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, PlatformVi
     @extend_schema(summary="Create a tenant with its first admin (a one-time password-set link is returned once)",
                    request=TenantCreateSerializer, responses={201: TenantCreatedSerializer})
     def create(self, request: Request, **kwargs: Any) -> Response:
-        serializer = TenantCreateSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
+        data = self.validated(TenantCreateSerializer, request.data)
         new = create_tenant_with_admin(
             data["slug"], data["name"], admin_username=data["first_admin"]["username"],
             admin_email=data["first_admin"]["email"], actor=self.actor, base_url=request.build_absolute_uri("/"))

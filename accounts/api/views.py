@@ -50,7 +50,7 @@ class UserViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantAdminV
     @extend_schema(summary="Create a user (without a password, they set theirs through the password-reset flow)",
                    request=s.UserCreateSerializer, responses={201: s.UserSerializer})
     def create(self, request: Request, **kwargs: Any) -> Response:
-        data = self._valid(s.UserCreateSerializer, request.data)
+        data = self.validated(s.UserCreateSerializer, request.data)
         user = services.create_user(actor=self.actor, password=data.pop("password", None), **data)
         return Response(s.UserSerializer(user).data, status=status.HTTP_201_CREATED)
 
@@ -58,7 +58,7 @@ class UserViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantAdminV
                    request=s.UserUpdateSerializer, responses=_USER)
     def partial_update(self, request: Request, **kwargs: Any) -> Response:
         user = self.get_object()
-        changes = self._valid(s.UserUpdateSerializer, request.data, partial=True)
+        changes = self.validated(s.UserUpdateSerializer, request.data, partial=True)
         services.update_user(user, actor=self.actor, **changes)
         return Response(s.UserSerializer(user).data)
 
@@ -112,8 +112,3 @@ class UserViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantAdminV
 
     def _user(self, user: User) -> Response:
         return Response(s.UserSerializer(user).data)
-
-    def _valid(self, serializer_class: Any, data: Any, **kwargs: Any) -> dict[str, Any]:
-        serializer = serializer_class(data=data, **kwargs)
-        serializer.is_valid(raise_exception=True)
-        return dict(serializer.validated_data)

@@ -92,7 +92,7 @@ class WebhookViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantAdm
     @extend_schema(summary="Subscribe an endpoint to audit events", request=SubscriptionCreateSerializer,
                    responses={201: SubscriptionWithSecretSerializer})
     def create(self, request: Request, **kwargs: Any) -> Response:
-        data = _valid(SubscriptionCreateSerializer, request.data)
+        data = self.validated(SubscriptionCreateSerializer, request.data)
         subscription, secret = webhooks.create_subscription(
             data["url"], data["actions"], data["description"], actor=self.actor, is_active=data["is_active"])
         body = SubscriptionSerializer(subscription).data | {"secret": secret}
@@ -102,7 +102,7 @@ class WebhookViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantAdm
                    responses={200: SubscriptionSerializer})
     def partial_update(self, request: Request, **kwargs: Any) -> Response:
         subscription = self.get_object()
-        data = _valid(SubscriptionUpdateSerializer, request.data, partial=True)
+        data = self.validated(SubscriptionUpdateSerializer, request.data, partial=True)
         subscription = webhooks.update_subscription(subscription, actor=self.actor, **data)
         return Response(SubscriptionSerializer(subscription).data)
 
@@ -139,8 +139,3 @@ class WebhookViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantAdm
         delivery = get_object_or_404(WebhookDelivery.objects.filter(subscription=subscription), pk=delivery_id)
         return Response(DeliverySerializer(webhooks.redeliver(delivery, actor=self.actor)).data)
 
-
-def _valid(serializer_class: Any, data: Any, **kwargs: Any) -> dict[str, Any]:
-    serializer = serializer_class(data=data, **kwargs)
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)

@@ -66,11 +66,10 @@ class UserTokenViewSet(TenantAdminViewSet):
                    responses={200: RevokedTokensSerializer})
     def revoke_all(self, request: Request, **kwargs: Any) -> Response:
         user = self._user()
-        body = RevokeTokensSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
+        body = self.validated(RevokeTokensSerializer, request.data)
         application = None
-        if body.validated_data.get("client_id"):
-            application = Application.objects.filter(client_id=body.validated_data["client_id"]).first()
+        if body.get("client_id"):
+            application = Application.objects.filter(client_id=body["client_id"]).first()
             if application is None:
                 raise serializers.ValidationError({"client_id": ["No such client in this tenant."]})
         revoked = tokens.revoke_user_tokens(user, reason="revoked by an admin", actor=self.actor,

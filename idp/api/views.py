@@ -37,7 +37,7 @@ class ClientViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantAdmi
     @extend_schema(summary="Register a client", request=s.ClientCreateSerializer,
                    responses={201: s.ClientWithSecretSerializer})
     def create(self, request: Request, **kwargs: Any) -> Response:
-        data = self._valid(s.ClientCreateSerializer, request.data)
+        data = self.validated(s.ClientCreateSerializer, request.data)
         new = clients.create_client(
             name=data["name"], confidential=data["confidential"], grant_types=data["grant_types"],
             redirect_uris=data.get("redirect_uris", []), first_party=data.get("first_party", False),
@@ -52,7 +52,7 @@ class ClientViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantAdmi
     @extend_schema(summary="Change a client", request=s.ClientUpdateSerializer, responses={200: s.ClientSerializer})
     def partial_update(self, request: Request, **kwargs: Any) -> Response:
         application = self.get_object()
-        changes = self._valid(s.ClientUpdateSerializer, request.data, partial=True)
+        changes = self.validated(s.ClientUpdateSerializer, request.data, partial=True)
         clients.update_client(application, actor=self.actor, **changes)
         return Response(s.ClientSerializer(application).data)
 
@@ -71,11 +71,6 @@ class ClientViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantAdmi
             raise NotFound("A public client has no secret.")
         secret = clients.reissue_client_secret(application, actor=self.actor)
         return shown_once({"client_id": application.client_id, "client_secret": secret})
-
-    def _valid(self, serializer_class: Any, data: Any, **kwargs: Any) -> dict[str, Any]:
-        serializer = serializer_class(data=data, **kwargs)
-        serializer.is_valid(raise_exception=True)
-        return dict(serializer.validated_data)
 
 
 def _keys() -> list[SigningKey]:

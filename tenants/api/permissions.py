@@ -36,7 +36,7 @@ class TenantAdmin(BasePermission):
     message = "This needs admin:read to read or admin:write to change, and a user with that admin role."
 
     def has_permission(self, request: Any, view: Any) -> bool:
-        write = request.method not in SAFE_METHODS or getattr(view, "writes", False)
+        write = request.method not in SAFE_METHODS
         user = request.user if getattr(request.user, "is_authenticated", False) else None
         tenant = getattr(request, "tenant", None)
         if tenant is None or (user is not None and user.tenant_id != tenant.pk):

@@ -54,6 +54,12 @@ class TenantAdminViewSet(viewsets.GenericViewSet):
     def actor(self) -> Actor:
         return api_actor(self.request)
 
+    def validated(self, serializer_class: Any, data: Any, **kwargs: Any) -> dict[str, Any]:
+        """``data`` checked by ``serializer_class`` (a 400 problem naming the fields otherwise)."""
+        serializer = serializer_class(data=data, **kwargs)
+        serializer.is_valid(raise_exception=True)
+        return dict(serializer.validated_data)
+
 
 class PlatformViewSet(TenantAdminViewSet):
     """A viewset of the platform API, at the platform tenant (/api/v1/tenants/)."""
