@@ -7,7 +7,7 @@ PORT ?= 8000
 # The issuer `make run` serves and prints: derived from where it listens, unless set.
 TESSERA_PUBLIC_URL ?= http://$(if $(filter 0.0.0.0 ::,$(HOST)),127.0.0.1,$(HOST)):$(PORT)
 
-.PHONY: run test test-postgres test-sqlite venv migrate demo lint mutate clean bench
+.PHONY: run test test-postgres test-topology test-sqlite venv migrate demo lint mutate clean bench soak prod-like
 
 venv: $(VENV)/.installed
 
@@ -30,11 +30,16 @@ run: demo
 
 # The whole suite on PostgreSQL (as production runs), then the relying-party flows, the
 # attacker-side tests and the audit trail again on SQLite, the database `make run` serves,
-# where the application layer stands without row-level security beneath it.
-test: test-postgres test-sqlite
+# where the application layer stands without row-level security beneath it. Between them, the
+# tests that start servers of their own (the production-like topology of devtools/prodlike.py,
+# the fault stack): one at a time, so that their timings see one load.
+test: test-postgres test-topology test-sqlite
 
 test-postgres: venv
-	$(PY) -m pytest -n 2
+	$(PY) -m pytest -n 2 -m "not prodlike"
+
+test-topology: venv
+	$(PY) -m pytest -p no:logging -m prodlike tests/prodlike tests/faults
 
 test-sqlite: venv
 	TESSERA_TEST_DATABASE=sqlite $(PY) -m pytest -n 2 -m "not postgres" tests/e2e tests/security tests/audit tests/jobs tests/api tests/admin tests/webhooks tests/browser/test_strong_authentication.py tests/browser/test_account_lifecycle.py
@@ -53,3 +58,15 @@ bench: venv
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+
+# issue 15: the 10-minute soak on the production-like topology (tests/prodlike/test_soak.py;
+# `make test` runs it for 60 s); figures in var/soak.json.
+soak: venv
+	TESSERA_SOAK_SECONDS=600 $(PY) -m pytest -p no:cacheprovider -s tests/prodlike/test_soak.py
+
+# issue 15: Tessera's production topology on loopback from Debian packages (devtools/prodlike.py):
+# nginx with TLS -> two gunicorn nodes -> pgbouncer -> PostgreSQL; Redis; worker, beat, audit
+# shipper. Runs `check --deploy` and the OpenID flows, prints the issuer; Ctrl-C stops everything.
+# `make test-topology` (part of `make test`) runs the tests on it.
+prod-like: venv
+	$(PY) devtools/prodlike.py

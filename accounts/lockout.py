@@ -42,6 +42,7 @@ from accounts.models import LoginThrottle
 from audit import context as audit_context
 from audit.models import Action, AuditEvent
 from core.actors import Actor
+from core.client_ip import client_ip as trusted_client_ip
 from tenants.context import require_tenant
 from tenants.services import policy_for
 
@@ -54,8 +55,8 @@ _OPTIMISTIC_TRIES = 10
 
 
 def client_ip(request: HttpRequest) -> str:
-    """The client address the audit trail records (the trusted-proxy rule lives there)."""
-    return audit_context.current().ip or request.META.get("REMOTE_ADDR", "")
+    """The client address the audit trail records (core.client_ip: the trusted-proxy rule)."""
+    return audit_context.current().ip or trusted_client_ip(request.META)
 
 
 def canonical_username(request: HttpRequest | None, credentials: dict | None) -> str:

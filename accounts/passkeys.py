@@ -42,6 +42,7 @@ from accounts import events, lockout
 from accounts.authn import current_authentication, pending_sign_in
 from accounts.factors import passkey_amr
 from accounts.models import Passkey, PasskeyAttestation
+from accounts.ratelimit import signin_refused
 from accounts.signin import complete_sign_in, finish_enrolment, finish_pending, may_enrol
 from core.conf import tessera_settings
 from tenants.services import policy_for
@@ -242,6 +243,15 @@ class AuthenticateComplete(_Authentication, CompleteCredentialAuthenticationView
     def post(self, *args, **kwargs):
         pending = pending_sign_in(self.request)
         user = pending.user if pending is not None else None
+        # A passkey assertion is a sign-in attempt like a password: it spends the same budgets
+        # (the address's, and the account's when a sign-in is pending), before any work.
+        refusal = signin_refused(self.request, user.get_username() if user is not None else "")
+        if refusal is not None:
+            # In the library's error shape ({"detail", "code"}), with Retry-After.
+            response = JsonResponse({"detail": str(_("Too many sign-in attempts; try again shortly.")),
+                                     "code": "rate_limited"}, status=429)
+            response["Retry-After"] = str(refusal.retry_after)
+            return response
         state = self.get_state()
         helper = self.get_helper()
         try:

@@ -3,7 +3,8 @@
 1. ``request_view``: an email address; whatever it is, the same page and status follow. For an
    active user of this tenant with that address, a link is emailed (accounts.mail, from a
    Celery task). At most ``_PER_ADDRESS`` emails per address and ``_PER_IP`` requests per IP
-   address an hour: past that the page is the same and nothing is sent.
+   address an hour: past that the page is the same and nothing is sent. Before any of that,
+   the tenant's recovery rate limits (per IP and per address) answer 429 past them.
 2. The link ``/password/reset/<uidb64>/<token>`` (accounts.tokens: single use, expiring,
    tenant-bound) is checked, moved into the session and replaced by
    ``/password/reset/<uidb64>/set-password`` before the page is shown, so the token is not in
@@ -31,10 +32,11 @@ from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 
 from accounts import events, lockout, mail, tokens
-from accounts.ratelimit import within_limit
+from accounts.ratelimit import recovery_refused, within_limit
 from accounts.services import change_password
 from audit import context as audit_context
 from core.actors import user_actor
+from core.ratelimit import page_refusal
 
 RESET_SESSION_TOKEN = "_tessera_password_reset_token"  # noqa: S105 (a session key name)
 SET_PASSWORD = "set-password"  # noqa: S105 (the URL segment that replaces the token)
@@ -58,6 +60,10 @@ def _active_user_with_email(email: str) -> Any:
 @csrf_protect
 def request_view(request: HttpRequest, tenant: str) -> HttpResponse:
     form = ResetRequestForm(request.POST or None)
+    if request.method == "POST":
+        refusal = recovery_refused(request, request.POST.get("email", ""))
+        if refusal is not None:
+            return page_refusal(request, refusal)
     if request.method == "POST" and form.is_valid():
         email = form.cleaned_data["email"]
         if within_limit("reset-ip", audit_context.current().ip, _PER_IP, _WINDOW) and \
@@ -79,6 +85,9 @@ def _invalid_link(request: HttpRequest) -> HttpResponse:
 @sensitive_variables("token")
 def confirm_view(request: HttpRequest, tenant: str, uidb64: str, token: str) -> HttpResponse:
     """The emailed link: checked, then the token moves into the session."""
+    refusal = recovery_refused(request, f"link:{uidb64}")
+    if refusal is not None:
+        return page_refusal(request, refusal)
     user = tokens.user_from_link(uidb64)
     if user is None or not tokens.password_reset.check_token(user, token):
         return _invalid_link(request)
@@ -91,6 +100,10 @@ def confirm_view(request: HttpRequest, tenant: str, uidb64: str, token: str) -> 
 @csrf_protect
 @sensitive_post_parameters("new_password1", "new_password2")
 def set_password_view(request: HttpRequest, tenant: str, uidb64: str) -> HttpResponse:
+    if request.method == "POST":
+        refusal = recovery_refused(request, f"link:{uidb64}")
+        if refusal is not None:
+            return page_refusal(request, refusal)
     user = tokens.user_from_link(uidb64)
     token = request.session.get(RESET_SESSION_TOKEN)
     if user is None or not tokens.password_reset.check_token(user, token):

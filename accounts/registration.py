@@ -30,8 +30,9 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
 from accounts import events, mail, tokens
-from accounts.ratelimit import within_limit
+from accounts.ratelimit import recovery_refused, within_limit
 from audit import context as audit_context
+from core.ratelimit import page_refusal
 from core.views import not_available
 from tenants.context import require_tenant
 from tenants.services import policy_for
@@ -91,6 +92,10 @@ class RegistrationForm(forms.Form):
 def register_view(request: HttpRequest, tenant: str) -> HttpResponse:
     if not policy_for(require_tenant()).allow_self_registration:
         return not_available(request, _("This organisation does not let people create their own accounts."))
+    if request.method == "POST":
+        refusal = recovery_refused(request, request.POST.get("email", ""))
+        if refusal is not None:
+            return page_refusal(request, refusal)
     form = RegistrationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data

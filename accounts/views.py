@@ -21,9 +21,11 @@ from accounts.authn import abandon_pending, pending_sign_in
 from accounts.factors import factors_of, verify_otp_token
 from accounts.forms import LoginForm, OTPForm
 from accounts.passkeys import passkeys_usable_here
+from accounts.ratelimit import signin_refused
 from accounts.registration import must_verify, refuse_unverified
 from accounts.signin import NoSecondCheck, after_password, finish_email_code, finish_pending, may_enrol
 from audit.context import DEVICE_COOKIE
+from core.ratelimit import page_refusal
 from tenants.services import policy_for
 
 if TYPE_CHECKING:
@@ -86,7 +88,14 @@ def login_view(request: HttpRequest, tenant: str) -> HttpResponse:
     error, decision = None, None
     if request.method == "POST":
         form = LoginForm(request.POST)
-        if form.is_valid():
+        valid = form.is_valid()
+        # Rate limits before the lock and the hasher (issue 15); an invalid form spends its
+        # address's budget only (its username is not looked up: it may hold anything).
+        username = lockout.canonical_username(request, {"username": form.cleaned_data["username"]}) if valid else ""
+        refusal = signin_refused(request, username)
+        if refusal is not None:
+            return page_refusal(request, refusal)
+        if valid:
             # axes' backend asks accounts.lockout first: the attempt is counted before the
             # password is checked, or refused without checking it.
             user = authenticate(
@@ -135,6 +144,9 @@ def mfa_view(request: HttpRequest, tenant: str) -> HttpResponse:
         if "cancel" in request.POST:
             abandon_pending(request)
             return _start_over(request, next_url)
+        refusal = signin_refused(request, pending.user.get_username())
+        if refusal is not None:
+            return page_refusal(request, refusal)
         # A code counts against the same username + IP (or browser) lock as the password.
         decision = lockout.reserve(request, pending.user.get_username(), slow_down=False)
         if not decision.allowed:

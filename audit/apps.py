@@ -21,3 +21,8 @@ class AuditConfig(AppConfig):
         roles.restrict_app_role("audit_chainhead", keep=("SELECT", "INSERT", "UPDATE"))
         checks.register(spool.check_durability, deploy=True)
         db.savepoint_rollback_listeners.append(recording.savepoint_rolled_back)
+        # issue 15: the spool's backlog, read at each scrape of /metrics
+        from audit import metrics as audit_metrics
+        from core.metrics import register_collector
+
+        register_collector("audit_spool", audit_metrics.spool_backlog)

@@ -29,6 +29,12 @@ def current() -> RequestInfo:
     return _info.get()
 
 
+def current_request_id() -> str:
+    """The request id of the request being served ("" outside one): every log line carries it
+    (core.logging, configured in settings.LOGGING)."""
+    return _info.get().request_id
+
+
 def request_id_from(header: str | None) -> str:
     """The caller's X-Request-ID when it is well-formed, else a new one."""
     if header and _REQUEST_ID.fullmatch(header):

@@ -71,6 +71,9 @@ class Action(models.TextChoices):
     WEBHOOK_DELETED = "webhook.deleted", _("Webhook subscription deleted")
     WEBHOOK_SECRET_ROTATED = "webhook.secret_rotated", _("Webhook signing secret replaced")
     WEBHOOK_REDELIVERED = "webhook.redelivered", _("Webhook delivery sent again")
+    # issue 15: a request refused by a rate limit (core.ratelimit), sampled: the first per
+    # budget and window.
+    RATE_LIMITED = "ratelimit.exceeded", _("Request refused by a rate limit")
 
 
 class Outcome(models.TextChoices):

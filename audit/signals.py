@@ -12,6 +12,7 @@ from django.db.models.signals import post_save
 from audit.models import Action, Outcome
 from audit.recording import record
 from core.actors import ANONYMOUS, Actor, system_actor, user_actor
+from core.ratelimit import Refusal, rate_limited
 from tenants.context import get_current_tenant
 from tenants.signals import platform_accessed, policy_changed, tenant_created, tenant_updated
 
@@ -71,7 +72,23 @@ def tenant_was_updated(sender, tenant, actor: Actor | None, changes: dict[str, A
            details={"changes": changes, **({"reason": reason} if reason else {})})
 
 
+def request_was_rate_limited(sender, refusal: Refusal, **kwargs: Any) -> None:
+    """issue 15: the first refusal of a budget in its window (core.ratelimit samples them). The
+    event names the limit and, for an account or client budget, whose it is; an address is the
+    event's own IP field; a token budget is named by nothing (its key is the token's row id)."""
+    if get_current_tenant() is None:
+        return
+    budget = refusal.budget
+    counted = budget.scope.rsplit(".", 1)[-1]
+    record(Action.RATE_LIMITED, actor=ANONYMOUS, outcome=Outcome.FAILURE,
+           subject=budget.shown if counted == "account" else "",
+           target=("client", budget.shown) if counted == "client" and budget.shown else None,
+           details={"scope": budget.scope, "limit": budget.rate.limit, "window": budget.rate.window,
+                    "retry_after": refusal.retry_after})
+
+
 def connect() -> None:
+    rate_limited.connect(request_was_rate_limited, dispatch_uid="audit.rate_limited")
     user_logged_in.connect(logged_in, dispatch_uid="audit.logged_in")
     user_login_failed.connect(login_failed, dispatch_uid="audit.login_failed")
     user_logged_out.connect(logged_out, dispatch_uid="audit.logged_out")

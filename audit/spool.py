@@ -25,11 +25,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import time
 from typing import Any
 
 from django.core.checks import CheckMessage, Error, Warning
 
 from core.conf import tessera_settings
+from core.metrics import count_fallback
 
 log = logging.getLogger("tessera.audit.spool")
 
@@ -67,6 +69,13 @@ def decode(raw: str) -> dict[str, Any]:
     return fields
 
 
+# After a failed push, grants write their events synchronously for this long before trying
+# Redis again: a Redis that blackholes connections would otherwise cost every grant the
+# connect timeout. The outage is logged when it starts and when it ends, not once per grant.
+RETRY_INTERVAL = 2.0
+_outage = {"since": 0.0, "retry_at": 0.0}
+
+
 def push(events: list[dict[str, Any]]) -> bool:
     """Append events (``record()``'s field dicts) to the stream; False when Redis failed.
 
@@ -77,15 +86,31 @@ def push(events: list[dict[str, Any]]) -> bool:
     """
     import redis
 
+    if _outage["since"] and time.monotonic() < _outage["retry_at"]:
+        return False
     try:
         pipe = client().pipeline(transaction=False)
         for fields in events:
             pipe.xadd(STREAM, {"e": encode(fields)})
         pipe.execute()
-        return True
     except redis.RedisError as exc:
-        log.warning("audit spool unavailable (%s); recording synchronously", type(exc).__name__)
+        now = time.monotonic()
+        if not _outage["since"]:
+            _outage["since"] = now
+            log.warning("audit spool unavailable (%s); recording synchronously until it answers again",
+                        type(exc).__name__)
+            count_fallback("audit_spool")
+        _outage["retry_at"] = now + RETRY_INTERVAL
         return False
+    if _outage["since"]:
+        log.warning("audit spool reachable again after %.1f s", time.monotonic() - _outage["since"])
+        _outage["since"] = _outage["retry_at"] = 0.0
+    return True
+
+
+def reset_outage() -> None:
+    """Forget a remembered outage (tests: each starts with Redis tried at once)."""
+    _outage["since"] = _outage["retry_at"] = 0.0
 
 
 def backlog() -> int:

@@ -65,6 +65,16 @@ DEFAULTS: dict[str, Any] = {
     "WEBHOOK_SWEEP_INTERVAL": 60,
     "WEBHOOK_ALLOW_PRIVATE_NETWORKS": False,
     "WEBHOOK_CA_FILE": "",
+    # issue 15: how many reverse proxies in front append to X-Forwarded-For (core.client_ip).
+    # 0: the client is REMOTE_ADDR and X-Forwarded-For is ignored (anyone can write it).
+    "TRUSTED_PROXY_COUNT": 0,
+    # issue 15: who may read /metrics (core.metrics): a bearer token, and/or client addresses
+    # (CIDRs). Neither: loopback only in development, nobody in production.
+    "METRICS_TOKEN": "",
+    "METRICS_ALLOWED_IPS": [],
+    # issue 15: rate limits (core.ratelimit). Redis URL of the shared counters (every web
+    # process counts in one place); empty: each process counts in its own memory (development).
+    "RATELIMIT_URL": "",
     # "development", "test" or "production" (set by the settings overlay): production
     # refuses what only makes sense on a developer's machine (`manage.py demo`).
     "ENVIRONMENT": "development",

@@ -19,6 +19,8 @@ from django.db import connections
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 
+from core.cache import strict
+
 CHECK_TIMEOUT = 2.0  # seconds, for all checks together (they run at once)
 NOT_USED = "not used"
 
@@ -34,10 +36,12 @@ def _database() -> str:
 
 
 def _cache() -> str:
-    key = f"tessera:readyz:{uuid.uuid4().hex}"
-    cache.set(key, "1", timeout=10)
-    found = cache.get(key)
-    cache.delete(key)
+    # strict: the default cache degrades to a miss while Redis is down (core.cache); readiness
+    # must see the outage, by its error's name.
+    key, checked = f"tessera:readyz:{uuid.uuid4().hex}", strict(cache)
+    checked.set(key, "1", timeout=10)
+    found = checked.get(key)
+    checked.delete(key)
     if found != "1":
         raise LookupError("a value written was not read back")
     return "ok"

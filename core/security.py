@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from csp.middleware import CSPMiddleware
+from django.conf import settings
+from django.core.checks import CheckMessage, Error
 from django.http import HttpRequest, HttpResponseBase
+from django.middleware.csrf import CsrfViewMiddleware
+from django.utils.module_loading import import_string
 
 
 class PageCSPMiddleware(CSPMiddleware):
@@ -22,3 +28,20 @@ class PageCSPMiddleware(CSPMiddleware):
             return response
         response.headers.setdefault("Cross-Origin-Resource-Policy", "same-origin")
         return super().process_response(request, response)
+
+
+def check_csrf_middleware(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Django's security.W003 looks for CsrfViewMiddleware by name; ours is a subclass
+    (tenants.csrf.TenantCsrfViewMiddleware: the cookie on the tenant's path, every check
+    Django's), so production silences W003 and asks this instead: is some CSRF middleware, the
+    class or a subclass, in MIDDLEWARE at all? An Error: without it every form is forgeable."""
+    for path in settings.MIDDLEWARE:
+        try:
+            middleware = import_string(path)
+        except ImportError:
+            continue  # Django itself reports a middleware that does not import
+        if isinstance(middleware, type) and issubclass(middleware, CsrfViewMiddleware):
+            return []
+    return [Error("No CSRF middleware in MIDDLEWARE: every form would be forgeable.",
+                  hint="Keep tenants.csrf.TenantCsrfViewMiddleware (a CsrfViewMiddleware) in MIDDLEWARE.",
+                  id="tessera.E010")]

@@ -17,6 +17,7 @@ from django.shortcuts import render
 from django.utils.translation import gettext as _
 
 from core.api.problems import is_api_path, problem_response
+from core.outage import outage_response
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
@@ -57,6 +58,9 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpR
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
+    # A backing service down (PostgreSQL restarting, ...) is a 503 with Retry-After (core.outage).
+    if (outage := outage_response(request)) is not None:
+        return outage
     if is_api_path(request.path):
         return problem_response(request, 500, code="server_error",
                                 detail="Something went wrong; try again in a moment.")

@@ -28,6 +28,20 @@ class IdpConfig(AppConfig):
             post_save.connect(handler, sender=model, weak=False, dispatch_uid=f"idp.evict.{model.__name__}")
             post_delete.connect(handler, sender=model, weak=False, dispatch_uid=f"idp.evict.del.{model.__name__}")
 
+        # issue 15: CORS per tenant, from its clients' web origins (idp.cors)
+        from corsheaders.signals import check_request_enabled
+
+        from idp import cors
+
+        check_request_enabled.connect(cors.allow_tenant_origin, dispatch_uid="idp.cors")
+        post_save.connect(cors.forget_client_origins, sender=Application, dispatch_uid="idp.cors.evict")
+        post_delete.connect(cors.forget_client_origins, sender=Application, dispatch_uid="idp.cors.evict.del")
+        # issue 15: the signing keys' age, read at each scrape of /metrics (idp.metrics)
+        from core.metrics import register_collector
+        from idp import metrics as key_metrics
+
+        register_collector("signing_keys", key_metrics.signing_key_age)
+
         def provision(sender, tenant, actor=None, **kwargs) -> None:
             keys.provision_keys(actor=actor)  # a new tenant signs from its first request on
 

@@ -7,7 +7,9 @@ clock skew). Introspection and userinfo consult the list for every JWT access to
 otherwise accept; opaque tokens never touch it (their row is the whole truth).
 
 Backed by Django's cache framework, alias ``default``: Redis in production (``REDIS_URL``),
-local memory in development, so ``make run`` needs no Redis. Local memory is per process: with
+local memory in development, so ``make run`` needs no Redis. Always through
+``core.cache.strict``: the default cache degrades to a miss while Redis is down (core.cache),
+and a miss here would read "not revoked". Local memory is per process: with
 several worker processes a revocation would reach one of them only, which the deployment check
 ``tessera.W003`` reports.
 
@@ -31,6 +33,8 @@ import time
 
 from django.core.cache import caches
 from django.core.checks import CheckMessage, Warning
+
+from core.cache import strict
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +81,7 @@ def deny(tenant_id: int, jti: str, expires_at: dt.datetime | int | float) -> boo
         return False
     try:
         # add, not set: one round trip (SET NX on Redis) that also says whether it was news.
-        return bool(caches[CACHE_ALIAS].add(key, 1, timeout=math.ceil(remaining) + CLOCK_SKEW_MARGIN))
+        return bool(strict(caches[CACHE_ALIAS]).add(key, 1, timeout=math.ceil(remaining) + CLOCK_SKEW_MARGIN))
     except Exception as exc:  # any backend failure: the caller must not report success
         raise DenyListUnavailable(f"{type(exc).__name__}: {exc}") from exc
 
@@ -87,7 +91,7 @@ def is_denied(tenant_id: int, jti: str) -> bool:
     cannot say (every exception it raises is that: a deny list that errs must not answer no)."""
     key = _key(tenant_id, jti)
     try:
-        return caches[CACHE_ALIAS].get(key) is not None
+        return strict(caches[CACHE_ALIAS]).get(key) is not None
     except Exception as exc:
         raise DenyListUnavailable(f"{type(exc).__name__}: {exc}") from exc
 

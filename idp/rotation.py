@@ -47,6 +47,7 @@ from django.utils import timezone
 from core.actors import Actor, system_actor
 from core.conf import tessera_settings
 from idp import events, keys
+from idp import metrics as key_metrics
 from idp.models import AccessToken, Application, IDToken, RefreshToken, SigningAlgorithm, SigningKey
 from tenants.models import SecurityPolicy, Tenant
 from tenants.platform import platform_access
@@ -138,6 +139,10 @@ def rotate_current_tenant(tenant: Tenant, *, begin: bool = False, actor: Actor |
         for alg in SigningAlgorithm.values:
             _rotate_algorithm(alg, wanted=alg in wanted, policy=policy, begin=begin, now=now, actor=actor,
                               report=report)
+        # issue 15: the keys' age for /metrics (idp.metrics: no scrape can read across tenants)
+        signing_since = {alg: activated or created for alg, activated, created in SigningKey.objects.filter(
+            state=SigningKey.State.ACTIVE).values_list("alg", "activated_at", "created")}
+        transaction.on_commit(lambda: key_metrics.report_active_keys(tenant.pk, signing_since))
     for change in report.changes:
         log.info("key rotation %s: %s", tenant.slug, change)
     return report

@@ -5,9 +5,11 @@ Overlays: ``settings.dev`` (default for manage.py), ``settings.test``, ``setting
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Any, Literal
 
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.functional import lazy
 from django.utils.translation import gettext_lazy as _
 
@@ -58,6 +60,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # issue 15: requests by endpoint and status, timed from the outermost point (core.metrics)
+    "core.metrics.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Outermost after it, so that every page gets them, the pages answered by an outer
     # middleware included (the unknown-tenant page of tenants.middleware).
@@ -129,6 +133,13 @@ if env_str("REDIS_URL"):
         # closed: an unreachable Redis must fail fast rather than stall every introspection.
         "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
     }
+# issue 15: faults survived (core.cache, core.outage). With Redis down the cache answers misses
+# instead of raising (the deny list and counters still fail closed); a persistent database
+# connection is checked before a request reuses it, so the app reconnects after a PostgreSQL
+# restart without being restarted itself.
+if env_str("REDIS_URL"):
+    CACHES["default"]["BACKEND"] = "core.cache.DegradingRedisCache"
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
 AUTH_USER_MODEL = "accounts.User"
 # axes' backend first: it asks accounts.lockout whether the attempt may be checked at all.
@@ -222,7 +233,12 @@ CONTENT_SECURITY_POLICY = {
 }
 
 CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS", [])
-CORS_URLS_REGEX = r"^/t/[^/]+/(token|userinfo|jwks\.json|revoke|introspect|\.well-known/.*)$"
+# issue 15: CORS per tenant (idp.cors): the origins its clients registered, on the endpoints a
+# browser app calls with a token or code of its own; never with credentials (cookies). Discovery
+# and the JWKS are public and answer "*" themselves (idp.views.discovery).
+CORS_URLS_REGEX = r"^/t/[^/]+/(token|userinfo|revoke|introspect)$"
+CORS_ALLOW_CREDENTIALS = False
+CORS_ALLOW_METHODS = ["GET", "POST", "OPTIONS"]
 
 REST_FRAMEWORK = {
     # Nothing by default: the admin API's views say who may call them (tenants.api.views), and
@@ -231,7 +247,6 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "core.api.schema.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_THROTTLE_RATES": {"admin_api": env_str("TESSERA_API_THROTTLE_RATE", "1200/min")},
 }
 
 # The OpenAPI document of the admin API (/api/schema/, Swagger UI at /api/docs/).
@@ -279,8 +294,26 @@ TESSERA: dict[str, Any] = {
     "WEBHOOK_SWEEP_INTERVAL": env_int("TESSERA_WEBHOOK_SWEEP_INTERVAL", 60),
     "WEBHOOK_ALLOW_PRIVATE_NETWORKS": env_bool("TESSERA_WEBHOOK_ALLOW_PRIVATE_NETWORKS", False),
     "WEBHOOK_CA_FILE": env_str("TESSERA_WEBHOOK_CA_FILE"),
+    # issue 15: client IP behind proxies, and who may read /metrics
+    "TRUSTED_PROXY_COUNT": env_int("TESSERA_TRUSTED_PROXY_COUNT", 0),
+    "METRICS_TOKEN": env_str("TESSERA_METRICS_TOKEN"),
+    "METRICS_ALLOWED_IPS": env_list("TESSERA_METRICS_ALLOWED_IPS", []),
+    # issue 15: rate limits counted in Redis (a dedicated URL, else the cache's REDIS_URL).
+    "RATELIMIT_URL": env_str("TESSERA_RATELIMIT_URL") or env_str("REDIS_URL"),
     "ENVIRONMENT": "development",
 }
+# issue 15: a mistyped scraper address or proxy count fails at start-up, not at every request.
+for _cidr in TESSERA["METRICS_ALLOWED_IPS"]:
+    try:
+        ipaddress.ip_network(_cidr, strict=False)
+    except ValueError as _exc:
+        raise ImproperlyConfigured(
+            f"TESSERA_METRICS_ALLOWED_IPS: {_exc}; list the scrapers' addresses or networks "
+            "(CIDRs such as 10.0.0.0/8), comma-separated.") from _exc
+if TESSERA["TRUSTED_PROXY_COUNT"] < 0:
+    raise ImproperlyConfigured(
+        "TESSERA_TRUSTED_PROXY_COUNT counts the reverse proxies in front that append to X-Forwarded-For: "
+        "0 (none, the default) or more.")
 
 # django-oauth-toolkit: models swapped for tenant-aware ones, every RFC 9700 gate on.
 OAUTH2_PROVIDER_APPLICATION_MODEL = "idp.Application"
@@ -363,16 +396,32 @@ CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", env_str("REDIS_URL", "memory://
 if CELERY_BROKER_URL.startswith("unix://"):  # Django's cache takes unix://path; Celery's Redis transport does not
     CELERY_BROKER_URL = "redis+socket://" + CELERY_BROKER_URL[len("unix://"):]
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", True)
+# issue 15: enqueueing fails fast when the broker is down or hung (kombu waits forever on a
+# hung Redis by default, stalling the request): a refused connection fails in well under a
+# second, a hung one after socket_timeout (2 s, above the workers' 1 s BRPOP). Callers keep the
+# work: webhook deliveries wait in their outbox for the sweep, emails are logged (accounts.mail).
+CELERY_BROKER_CONNECTION_TIMEOUT = 1.0
+CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 1.0, "socket_timeout": 2.0}
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
+
+# issue 15: LOG_FORMAT=json writes one JSON object per line with the request id and tenant
+# (core.logging); plain by default here, json by default in production.
+LOG_FORMAT = env_str("LOG_FORMAT", "plain")
+if LOG_FORMAT not in {"plain", "json"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT must be plain or json, got {LOG_FORMAT!r}.")
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "core.logging.JsonFormatter",
+                 "context": {"request_id": "audit.context.current_request_id",
+                             "tenant": "tenants.context.get_current_tenant"}},
         "json_line": {"format": "%(message)s"},
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT},
         "audit": {"class": "logging.StreamHandler", "formatter": "json_line"},
     },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},

@@ -37,6 +37,16 @@ def parse_database_url(url: str, *, base_dir: Path) -> dict:
         conn_max_age = options.pop("conn_max_age", None)
         if conn_max_age is not None:
             config["CONN_MAX_AGE"] = int(conn_max_age)
+        # ?disable_server_side_cursors=true behind pgbouncer in transaction pooling mode: a
+        # server-side cursor (QuerySet.iterator()) outlives the statement that declared it, and
+        # the next statement may reach another server connection (Django's docs, "Transaction
+        # pooling and server-side cursors"). Prepared statements need nothing here: Django opens
+        # psycopg 3 connections with prepare_threshold=None unless OPTIONS asks otherwise.
+        disable_cursors = options.pop("disable_server_side_cursors", None)
+        if disable_cursors is not None:
+            if disable_cursors.lower() not in {"true", "false"}:
+                raise ImproperlyConfigured("DATABASE_URL: disable_server_side_cursors must be true or false.")
+            config["DISABLE_SERVER_SIDE_CURSORS"] = disable_cursors.lower() == "true"
         config["OPTIONS"].update(options)
         if not config["NAME"]:
             raise ImproperlyConfigured("DATABASE_URL must name a database.")

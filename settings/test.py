@@ -90,6 +90,3 @@ DATABASES = {
 STATIC_ROOT = None
 WHITENOISE_USE_FINDERS = True
 
-# The admin API's per-client throttle out of the way of the suite (schemathesis alone sends
-# thousands of requests a minute with one token); tests of the throttle set their own rate.
-REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"admin_api": "1000000/min"}}  # noqa: F405

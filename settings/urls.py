@@ -4,6 +4,7 @@ from django.urls import URLPattern, URLResolver, include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from core.health import healthz, readyz
+from core.metrics import metrics_view
 from idp.views import discovery
 from tenants.admin_site import platform_admin_redirect
 from tenants.branding import branding_css
@@ -27,6 +28,8 @@ urlpatterns = [
     # Liveness and readiness (core.health).
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
+    # Prometheus metrics (core.metrics): a bearer token or an address allowlist.
+    path("metrics", metrics_view, name="metrics"),
     # Platform staff: the platform tenant's admin (their session lives on that tenant's path).
     re_path(r"^admin/(?P<rest>.*)$", platform_admin_redirect, name="platform-admin"),
     # The platform API (platform staff; tenants.middleware runs it as the platform tenant).

@@ -26,9 +26,10 @@ from __future__ import annotations
 from typing import Any
 
 import psycopg
+import psycopg.errors
 from django.db import transaction
 from django.db.backends.signals import connection_created
-from psycopg.pq import ExecStatus, TransactionStatus
+from psycopg.pq import DiagnosticField, ExecStatus, TransactionStatus
 
 from tenants.context import get_current_tenant
 
@@ -65,11 +66,16 @@ def rls_execute_wrapper(execute, sql, params, many, context: dict[str, Any]):
                 savepoint_id = sql[len("ROLLBACK TO SAVEPOINT "):].strip().strip('"')
                 for listener in savepoint_rollback_listeners:
                     listener(savepoint_id)
+    # Our own statements go through Django's error wrapper as its own do: a database error is
+    # then Django's class (django.db.OperationalError, which core.outage answers with a 503,
+    # where psycopg's own class was a 500) and counts as an error on this connection.
     if status == TransactionStatus.IDLE:
-        _begin(pg, value)  # BEGIN and the setting in one round trip
+        with wrapper.wrap_database_errors:
+            _begin(pg, value)  # BEGIN and the setting in one round trip
         wrapper._tessera_rls_value = value
     elif status != TransactionStatus.INERROR and getattr(wrapper, "_tessera_rls_value", _UNKNOWN) != value:
-        pg.execute(_SET_SQL, [value])
+        with wrapper.wrap_database_errors:
+            pg.execute(_SET_SQL, [value])
         wrapper._tessera_rls_value = value
     return execute(sql, params, many, context)
 
@@ -84,8 +90,18 @@ def _begin(pg, value: str) -> None:
         raise ValueError(f"not a tenant key: {value!r}")
     result = pg.pgconn.exec_(b"BEGIN; SELECT set_config('app.tenant_id', '" + value.encode() + b"', true)")
     if result.status != ExecStatus.TUPLES_OK:
-        raise psycopg.OperationalError(
-            f"could not begin the tenant's transaction: {result.error_message.decode(errors='replace')}")
+        raise _error(result)
+
+
+def _error(result: Any) -> psycopg.Error:
+    """The error psycopg raises for a failed ``result``: the class of the SQLSTATE the server
+    sent (PostgreSQL shutting down: AdminShutdown; pgbouncer's own errors: 08P01), so that only
+    a service going away reads as one (core.outage); OperationalError when there is no SQLSTATE
+    because libpq lost the connection (PostgreSQL gone, pgbouncer closing it)."""
+    if result.error_field(DiagnosticField.SQLSTATE):
+        return psycopg.errors.error_from_result(result)
+    return psycopg.OperationalError(
+        f"could not begin the tenant's transaction: {result.error_message.decode(errors='replace')}")
 
 
 # Called with the savepoint id after each ROLLBACK TO SAVEPOINT (audit drops deferred events).

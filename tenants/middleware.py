@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from django.db import transaction
+import psycopg
+from django.db import DatabaseError, InterfaceError, InternalError, OperationalError, connection, transaction
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import translation
@@ -86,8 +87,36 @@ class TenantMiddleware:
             request.urlconf = urlconf_for(tenant.slug)  # type: ignore[attr-defined]
         # One transaction per tenant request: app.tenant_id is set once, at its first
         # statement (tenants.db), and a failed request leaves nothing half-written.
-        with tenant_context(tenant, base_url=request.build_absolute_uri("/")), transaction.atomic():
-            response = self.get_response(request)
-            if response.status_code >= 500:
-                transaction.set_rollback(True)
-            return response
+        try:
+            with tenant_context(tenant, base_url=request.build_absolute_uri("/")), transaction.atomic():
+                response = self.get_response(request)
+                if response.status_code >= 500:
+                    transaction.set_rollback(True)
+                return response
+        except DatabaseError as exc:
+            if (lost := _lost_at_commit(exc)) is None:
+                raise
+            raise lost from exc
+
+
+def _lost_at_commit(exc: DatabaseError) -> OperationalError | None:
+    """The request's COMMIT failed (the one statement that can raise here: the view's errors
+    are responses by now): an OperationalError to raise from it when the connection to the
+    database failed and psycopg did not say so, else None (raise it as it is: a 500).
+
+    Through pgbouncer, while PostgreSQL goes down or comes back, a COMMIT can be answered with
+    more than one result (the server's FATAL, then pgbouncer's own error). psycopg reports that
+    as InternalError ("received 2 results from command 'COMMIT'") with no SQLSTATE: no server
+    said it, the protocol on the connection did. A COMMIT the database refused carries the
+    server's SQLSTATE (a deferred constraint, a serialization failure) and stays what it is.
+    The same holds when the connection no longer answers at all: Django dropped it because even
+    the ROLLBACK after the COMMIT failed, or one ``SELECT 1`` (on this error path only) fails.
+    """
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        return None
+    cause = exc.__cause__
+    if isinstance(exc, InternalError) and isinstance(cause, psycopg.InternalError) and cause.sqlstate is None:
+        return OperationalError(f"the database connection failed at COMMIT ({exc})")
+    if connection.connection is not None and connection.is_usable():
+        return None
+    return OperationalError(f"the database connection was lost at COMMIT ({exc})")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 
+from core.ratelimit import Rate
 from tenants.context import require_tenant
 from tenants.managers import TenantScopedManager
 from tenants.validators import (
@@ -147,6 +148,38 @@ class SecurityPolicy(TenantOwned):
     audit_retention_days = models.PositiveIntegerField(
         default=365, validators=[validate_audit_retention, MaxValueValidator(36500)],
         help_text="Days audit events are kept (at least 30). 0: kept for ever.")
+    # Rate limits (core.ratelimit, issue 15): requests per window, counted before any work is
+    # done; past a limit, 429 with Retry-After. Sign-in counts the password and MFA steps;
+    # recovery counts password reset (request and link) and registration. An account's budget
+    # is not spent by browsers that signed in as it before, so nobody can shut a person out by
+    # knowing their username. A client's budget is spent only by requests that authenticated as
+    # it (a public client's: per address), so nobody can exhaust it by knowing its id.
+    ratelimit_window = models.PositiveIntegerField(
+        default=60, validators=[MinValueValidator(1), MaxValueValidator(3600)],
+        help_text="Seconds over which every rate limit below is counted.")
+    ratelimit_signin_per_ip = models.PositiveIntegerField(
+        default=300, validators=[MinValueValidator(1)],
+        help_text="Sign-in attempts (password and MFA steps) from one IP per window, any account.")
+    ratelimit_signin_per_account = models.PositiveIntegerField(
+        default=30, validators=[MinValueValidator(1)],
+        help_text="Sign-in attempts at one account per window, from browsers it never signed in from.")
+    ratelimit_recovery_per_ip = models.PositiveIntegerField(
+        default=30, validators=[MinValueValidator(1)],
+        help_text="Password-reset requests, reset links opened and registrations from one IP per window.")
+    ratelimit_recovery_per_account = models.PositiveIntegerField(
+        default=10, validators=[MinValueValidator(1)],
+        help_text="The same for one email address or account per window.")
+    ratelimit_client_requests = models.PositiveIntegerField(
+        default=6000, validators=[MinValueValidator(1)],
+        help_text="Requests per window of one client at each of the token, revocation and introspection "
+                  "endpoints (a public client's: per IP).")
+    ratelimit_client_failures_per_ip = models.PositiveIntegerField(
+        default=60, validators=[MinValueValidator(1)],
+        help_text="Requests from one IP per window whose client authentication failed; past it, that IP's "
+                  "requests to those endpoints are refused.")
+    ratelimit_api_per_token = models.PositiveIntegerField(
+        default=1200, validators=[MinValueValidator(1)],
+        help_text="Admin API requests per window with one access token (or one signed-in admin).")
     updated = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -160,10 +193,20 @@ class SecurityPolicy(TenantOwned):
             models.CheckConstraint(condition=models.Q(lockout_failure_limit__gte=1, lockout_cooloff__gte=1,
                                                       ip_failure_limit__gte=1),
                                    name="tenants_securitypolicy_lockout_bounded"),
+            models.CheckConstraint(condition=models.Q(
+                ratelimit_window__gte=1, ratelimit_window__lte=3600, ratelimit_signin_per_ip__gte=1,
+                ratelimit_signin_per_account__gte=1, ratelimit_recovery_per_ip__gte=1,
+                ratelimit_recovery_per_account__gte=1, ratelimit_client_requests__gte=1,
+                ratelimit_client_failures_per_ip__gte=1, ratelimit_api_per_token__gte=1),
+                name="tenants_securitypolicy_ratelimits_bounded"),
         ]
 
     def __str__(self) -> str:
         return f"security policy of {self.tenant_id}"
+
+    def rate(self, name: str) -> Rate:
+        """The rate limit ``name`` ("signin_per_ip", "api_per_token", ...) over the policy's window."""
+        return Rate(int(getattr(self, f"ratelimit_{name}")), self.ratelimit_window)
 
     @property
     def allowed_factors(self) -> frozenset[str]:

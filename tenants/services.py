@@ -76,6 +76,10 @@ POLICY_FIELDS = frozenset({
     "lockout_failure_limit", "lockout_cooloff", "ip_failure_limit",
     "allow_self_registration", "require_verified_email", "risk_step_up_threshold",
     "signing_algorithms", "key_rotation_days", "audit_retention_days",
+    # issue 15: rate limits
+    "ratelimit_window", "ratelimit_signin_per_ip", "ratelimit_signin_per_account", "ratelimit_recovery_per_ip",
+    "ratelimit_recovery_per_account", "ratelimit_client_requests", "ratelimit_client_failures_per_ip",
+    "ratelimit_api_per_token",
 })
 
 

@@ -105,14 +105,22 @@ def _fresh_lookup_caches():
     keys, which core.crypto keeps per process, are made again on first use)."""
     from audit.outbox import subscribed_patterns
     from core.crypto import _data_keys
+    from idp.cors import web_origins
     from idp.keys import active_keys, published_keys
     from idp.validators import clients
     from tenants.middleware import active_tenants
     from tenants.services import security_policies
 
-    for cache in (clients, active_tenants, active_keys, published_keys, security_policies, subscribed_patterns):
+    for cache in (clients, active_tenants, active_keys, published_keys, security_policies, subscribed_patterns,
+                  web_origins):
         cache.clear()
     _data_keys.clear()
+    # issue 15: and with no request counted by this process's rate limits.
+    from audit import spool
+    from core import ratelimit
+
+    ratelimit.reset()
+    spool.reset_outage()  # and a spool outage a former test caused is not remembered
     yield
 
 

@@ -9,7 +9,8 @@ from django.views.decorators.csrf import csrf_exempt
 from oauth2_provider.views.mixins import OAuthLibMixin
 
 from idp.introspection import introspect
-from idp.views.token import INVALID_CLIENT, basic_challenge, malformed, oauth_error
+from idp.views.ratelimit import limited
+from idp.views.token import INVALID_CLIENT, basic_challenge, basic_client_id, malformed, oauth_error
 
 
 @method_decorator(csrf_exempt, name="dispatch")
@@ -19,9 +20,10 @@ class IntrospectView(OAuthLibMixin, View):
     http_method_names = ["post"]
 
     def post(self, request: HttpRequest, tenant: str) -> HttpResponse:
-        error = malformed(request)
-        if error:
-            return error
+        return malformed(request) or limited(request, "introspection", basic_client_id(request),
+                                             lambda: self._introspect(request))
+
+    def _introspect(self, request: HttpRequest) -> HttpResponse:
         if not self.authenticate_client(request):
             response = oauth_error("invalid_client", INVALID_CLIENT, status=401)
             response["WWW-Authenticate"] = basic_challenge()

@@ -15,6 +15,7 @@ from oauth2_provider.views import RevokeTokenView as DOTRevokeTokenView
 from oauth2_provider.views import TokenView as DOTTokenView
 
 from idp.denylist import DenyListUnavailable
+from idp.views.ratelimit import limited
 from tenants.context import current_issuer
 
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
@@ -49,7 +50,7 @@ def basic_challenge() -> str:
     return f'Basic realm="{current_issuer()}", error="invalid_client"'
 
 
-def _basic_client_id(request: HttpRequest) -> str | None:
+def basic_client_id(request: HttpRequest) -> str | None:
     """The client_id inside an ``Authorization: Basic`` header (form-decoded, RFC 6749 §2.3.1)."""
     scheme, _, value = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
     if scheme != "Basic":
@@ -78,7 +79,7 @@ def malformed(request: HttpRequest) -> JsonResponse | None:
     if request.GET:
         # Credentials and codes never travel in the URL of a token request.
         return oauth_error("invalid_request", "Token requests take no query parameters.")
-    basic_client = _basic_client_id(request)
+    basic_client = basic_client_id(request)
     if basic_client is not None:
         if "client_secret" in params:
             return oauth_error("invalid_request", "Use one client authentication method: the Authorization "
@@ -93,9 +94,11 @@ class StrictFormPost:
     client authentication is challenged with Basic."""
 
     http_method_names = ["post", "options"]
+    endpoint = "token"  # its rate limits' name (idp.views.ratelimit)
 
     def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        response = malformed(request) or self.respond(request)
+        response = malformed(request) or limited(request, self.endpoint, basic_client_id(request),
+                                                 lambda: self.respond(request))
         if response.status_code == 401:
             response["WWW-Authenticate"] = basic_challenge()
             with_client_error_description(response)
@@ -130,6 +133,8 @@ class TokenView(StrictFormPost, DOTTokenView):
 @method_decorator(csrf_exempt, name="dispatch")
 class RevokeTokenView(StrictFormPost, DOTRevokeTokenView):
     """POST /t/<tenant>/revoke (RFC 7009)"""
+
+    endpoint = "revocation"
 
     def respond(self, request: HttpRequest) -> HttpResponse:
         try:

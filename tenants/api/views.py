@@ -13,8 +13,11 @@ from core.actors import Actor, client_actor, user_actor
 from core.api.pagination import Cursor
 from core.api.problems import exception_handler
 from core.api.throttling import PerClientThrottle
+from core.ratelimit import Rate
 from tenants.api import schema  # noqa: F401  (registers the bearer scheme with drf-spectacular)
 from tenants.api.permissions import PlatformStaff, TenantAdmin
+from tenants.context import require_tenant
+from tenants.services import policy_for
 
 
 class BearerAuthentication(OAuth2Authentication):
@@ -53,6 +56,10 @@ class TenantAdminViewSet(viewsets.GenericViewSet):
     @property
     def actor(self) -> Actor:
         return api_actor(self.request)
+
+    def rate_limit(self) -> Rate:
+        """Requests per token and window (PerClientThrottle): the tenant's security policy."""
+        return policy_for(require_tenant()).rate("api_per_token")
 
     def validated(self, serializer_class: Any, data: Any, **kwargs: Any) -> dict[str, Any]:
         """``data`` checked by ``serializer_class`` (a 400 problem naming the fields otherwise)."""

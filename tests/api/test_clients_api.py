@@ -7,6 +7,7 @@ from urllib.parse import urlencode
 
 from django.test import Client
 
+from audit.models import Action, AuditEvent
 from idp.models import Application
 from idp.services.clients import NewClient
 from tenants.context import tenant_context
@@ -123,14 +124,18 @@ def test_a_client_credentials_jwt_works_until_revoked(admin_a, api_a: Api):
     assert jwt_api.get("clients/").status_code == 401
 
 
-def test_each_client_has_its_own_request_budget(admin_a, api_a: Api, monkeypatch):
-    from core.api.throttling import PerClientThrottle
+def test_each_token_has_its_own_request_budget(admin_a, api_a: Api):
+    from tenants.services import update_policy
 
-    monkeypatch.setattr(PerClientThrottle, "THROTTLE_RATES", {"admin_api": "3/min"})
+    update_policy(admin_a.tenant, ratelimit_api_per_token=3)  # the tenant's policy (issue 15)
     assert [api_a.get("clients/").status_code for _ in range(3)] == [200, 200, 200]
     over = api_a.get("clients/")
     assert over.status_code == 429 and over["Content-Type"] == "application/problem+json"
     assert 0 < int(over["Retry-After"]) <= 60 and over.json()["status"] == 429
-    # Another client of the tenant has its own budget.
+    assert api_a.get("clients/").status_code == 429
+    with tenant_context(admin_a.tenant):  # audited once (sampled), with the limit and no token
+        [event] = AuditEvent.objects.filter(action=Action.RATE_LIMITED)
+    assert event.details["scope"] == "api.token" and event.details["limit"] == 3 and not event.subject
+    # Another token (here another client's) has its own budget.
     reader = Api(client_credentials_token(admin_a.slug, admin_a.reader_client, "admin:read"), admin_a.base)
     assert reader.get("clients/").status_code == 200

@@ -11,6 +11,7 @@ from unittest import mock
 import pytest
 import redis
 from django.core.management import CommandError, call_command
+from prometheus_client import REGISTRY
 
 from audit import shipper, spool
 from audit.models import Action, AuditEvent
@@ -81,11 +82,20 @@ def test_grants_that_write_tokens_stay_synchronous(audit_spool, live_server, iss
     assert len(_issued(world_a, world_a.web)) == 1
 
 
-def test_redis_down_means_written_synchronously_not_lost(live_server, issuer_a, world_a, settings, tmp_path):
+def test_redis_down_means_written_synchronously_not_lost(live_server, issuer_a, world_a, settings, tmp_path,
+                                                         caplog):
     settings.TESSERA = {**settings.TESSERA, "AUDIT_SPOOL_URL": f"unix://{tmp_path}/no-redis.sock"}
+    fallbacks = REGISTRY.get_sample_value("tessera_backing_service_fallbacks_total", {"service": "audit_spool"}) or 0
     m2m = _jwt_client(world_a)
-    _grant(issuer_a, m2m)
-    assert len(_issued(world_a, m2m)) == 1
+    with caplog.at_level(logging.WARNING, logger="tessera.audit.spool"):
+        for _ in range(3):
+            _grant(issuer_a, m2m)
+    assert len(_issued(world_a, m2m)) == 3
+    # One line and one count for the outage, not one per grant (a flood of grants would flood the log).
+    assert [r.getMessage() for r in caplog.records if r.name == "tessera.audit.spool"] == [
+        "audit spool unavailable (ConnectionError); recording synchronously until it answers again"]
+    assert REGISTRY.get_sample_value("tessera_backing_service_fallbacks_total",
+                                     {"service": "audit_spool"}) == fallbacks + 1
     with tenant_context(world_a.tenant):
         assert verify_chain().ok
 

@@ -103,6 +103,9 @@ def test_good_values_import():
     ({"CORS_ALLOWED_ORIGINS": "*"}, "CORS_ALLOWED_ORIGINS"),
     ({"SESSION_COOKIE_SECURE": "false"}, "Secure"),
     ({"CSRF_COOKIE_SECURE": "0"}, "Secure"),
+    ({"TESSERA_METRICS_ALLOWED_IPS": "10.0.0.0/33"}, "TESSERA_METRICS_ALLOWED_IPS"),
+    ({"TESSERA_METRICS_ALLOWED_IPS": "10.0.0.0/8,prometheus.internal"}, "TESSERA_METRICS_ALLOWED_IPS"),
+    ({"TESSERA_TRUSTED_PROXY_COUNT": "-1"}, "TESSERA_TRUSTED_PROXY_COUNT"),
 ])
 def test_unsafe_configuration_is_refused(changes, expected):
     code, loaded = import_production(**changes)
