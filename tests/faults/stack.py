@@ -173,10 +173,14 @@ def build_stack() -> Stack:
         "REDIS_URL": redis_server.url,
         "TESSERA_AUDIT_SPOOL_URL": redis_server.url,
         "CELERY_TASK_ALWAYS_EAGER": "false",  # tasks go to the broker (no worker here: they wait)
+        # Production serves hashed static files from a manifest: collected into this stack's own
+        # directory (a fresh checkout has none; the shared var/static may be another run's).
+        "STATIC_ROOT": str(work / "static"),
     }
     stack = Stack(cluster=cluster, redis=redis_server, work=work, env=env, port=free_port())
     try:
         stack.manage("migrate", "--noinput", "-v0", owner=True)
+        stack.manage("collectstatic", "--noinput", "-v0")
         provision = subprocess.run([sys.executable, "bench/provision.py", "10", str(work / "refresh.txt")],
                                    cwd=ROOT, env=env, check=True, capture_output=True, text=True, timeout=300)
         stack.info = json.loads(provision.stdout)
