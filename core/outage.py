@@ -20,9 +20,10 @@ response, not the error. Nothing is half-written: the request's transaction (ten
 middleware) rolls back on any status of 500 and above, 503 included, and a failed COMMIT
 commits nothing.
 
-Recovery needs no restart: ``CONN_HEALTH_CHECKS`` (settings.base) makes the first query of
-each request check a persistent connection and reconnect when it died; Django closes a
-connection that raised an error at the end of the request anyway.
+Recovery needs no restart: Django closes a connection that failed at the end of its request,
+so the next request reconnects (each dead persistent connection costs one 503). With
+``DB_CONN_HEALTH_CHECKS=true`` each reused connection is checked first instead, at the price of a
+round trip before every request.
 """
 
 from __future__ import annotations

@@ -70,8 +70,13 @@ def test_production_settings_use_the_degrading_cache():
         reloaded = importlib.reload(settings.base)
         try:
             assert reloaded.CACHES["default"]["BACKEND"] == DEGRADING
-            assert reloaded.DATABASES["default"]["CONN_HEALTH_CHECKS"] is True
+            assert reloaded.DATABASES["default"]["CONN_HEALTH_CHECKS"] is False  # a round trip per request
             assert reloaded.CELERY_BROKER_TRANSPORT_OPTIONS["socket_timeout"] <= 2
+        finally:
+            importlib.reload(settings.base)
+    with mock.patch.dict(os.environ, {"DB_CONN_HEALTH_CHECKS": "true"}):
+        try:
+            assert importlib.reload(settings.base).DATABASES["default"]["CONN_HEALTH_CHECKS"] is True
         finally:
             importlib.reload(settings.base)
 

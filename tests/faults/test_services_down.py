@@ -10,7 +10,7 @@ phase by phase, and what the database kept:
   list fails closed) and readiness names the cache; nothing is lost when Redis returns.
 - PostgreSQL restarted: requests during the outage get 503 with Retry-After in their caller's
   form, never a 500; no half-written row; the same gunicorn serves again without a restart,
-  and a restart between two requests is not even noticed (CONN_HEALTH_CHECKS).
+  and a restart between two requests costs each persistent connection one 503 at most.
 - A web worker SIGKILLed with requests in flight: every token a client received has its
   audit event, every stored token its event, and the chain verifies.
 
@@ -157,10 +157,11 @@ def test_postgres_restarted_answers_503_and_the_same_server_recovers(stack: Stac
     _assert_no_token_without_event(stack, recorder)
 
 
-def test_a_restart_between_two_requests_goes_unnoticed(stack: Stack):
+def test_a_restart_between_two_requests_costs_each_connection_one_request_at_most(stack: Stack):
     """Each worker holds a persistent connection (DB_CONN_MAX_AGE); PostgreSQL restarts while
-    nobody asks. Without CONN_HEALTH_CHECKS the first request on each dead connection would
-    fail; with it, each request checks the connection it reuses and reconnects."""
+    nobody asks. Without DB_CONN_HEALTH_CHECKS (off by default: a round trip before every
+    request) the first request on each dead connection fails, as a 503, and Django closes that
+    connection after it: the next request reconnects, without restarting anything."""
     recorder = Recorder()
     flows = Flows(stack.target, recorder)
     http_session = stack.target.session()
@@ -171,7 +172,10 @@ def test_a_restart_between_two_requests_goes_unnoticed(stack: Stack):
     recorder.set_phase("after")
     for _ in range(10):
         flows.client_credentials(http_session, stack.info["cc_auth"], "after restart")
-    assert recorder.statuses("after") == {200: 10}, recorder.summary()
+    statuses = [outcome.status for outcome in recorder.outcomes["after"]]
+    assert set(statuses) <= {200, 503}, recorder.summary()  # a clean refusal, never a 500
+    # One per worker's dead connection, and any the restarting server refused ("starting up").
+    assert statuses[-5:] == [200] * 5, recorder.summary()
 
 
 def test_a_web_worker_killed_in_flight_loses_no_event(stack: Stack):
