@@ -10,15 +10,24 @@ from django.db.models import Value
 from django.db.models.functions import Lower
 from django.http import HttpRequest
 
+from audit.context import memoised
 from tenants.context import get_current_tenant
 
 
 def find_user(identifier: str):
-    """The current tenant's user whose username, else email, matches ``identifier`` (any case)."""
-    users = get_user_model().objects
+    """The current tenant's user whose username, else email, matches ``identifier`` (any case).
+
+    Once per request and identifier (audit.context.memoised): a sign-in asks three times (the
+    view's and axes' lockout key, then the password check)."""
     identifier = identifier.strip()
     if not identifier or "\x00" in identifier or not identifier.isprintable():
         return None  # no account is named with NUL, control characters or lone surrogates
+    tenant = get_current_tenant()
+    return memoised(("user", tenant.pk if tenant else None, identifier), lambda: _find_user(identifier))
+
+
+def _find_user(identifier: str):
+    users = get_user_model().objects
     # lower() on both sides, so the lookup uses the (tenant, lower(...)) unique indexes;
     # Django's iexact compiles to UPPER() and would scan every user of the tenant.
     wanted = Lower(Value(identifier))

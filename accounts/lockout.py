@@ -244,11 +244,13 @@ def passed(request: HttpRequest) -> None:
     if attempt is None:
         return
     delattr(request, _REQUEST_KEY)
-    for pk, scope in attempt.reserved:
-        if scope == Scope.ACCOUNT:
-            LoginThrottle.objects.filter(pk=pk).update(failures=0)
-        else:
-            LoginThrottle.objects.filter(pk=pk, failures__gt=0).update(failures=F("failures") - 1)
+    if not attempt.reserved:
+        return
+    # One statement for both counters.
+    restart = [pk for pk, scope in attempt.reserved if scope == Scope.ACCOUNT]
+    LoginThrottle.objects.filter(pk__in=[pk for pk, _scope in attempt.reserved]).filter(
+        Q(pk__in=restart) | Q(failures__gt=0)).update(
+        failures=Case(When(pk__in=restart, then=Value(0)), default=F("failures") - 1))
 
 
 def count_failure(request: HttpRequest, username: str) -> None:

@@ -8,7 +8,8 @@ import re
 import uuid
 from collections.abc import Iterator
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 DEVICE_COOKIE = "tessera_device"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{8,64}$")
@@ -20,6 +21,10 @@ class RequestInfo:
     user_agent: str = ""
     request_id: str = ""
     device: str = ""  # SHA-256 of the device cookie, never the cookie itself
+    # Lookups a request makes more than once and whose answer cannot change within it (the
+    # account an identifier names, the risk signals of a sign-in): ``memo``. None outside a
+    # request (jobs, commands), where nothing is remembered.
+    memo: dict[tuple, Any] | None = field(default=None, compare=False, repr=False)
 
 
 _info: ContextVar[RequestInfo] = ContextVar("tessera_request_info", default=RequestInfo())  # noqa: B039 (frozen)
@@ -27,6 +32,18 @@ _info: ContextVar[RequestInfo] = ContextVar("tessera_request_info", default=Requ
 
 def current() -> RequestInfo:
     return _info.get()
+
+
+def memoised(key: tuple, load: Any) -> Any:
+    """``load()``, remembered for the rest of the request under ``key`` (not outside one)."""
+    memo = _info.get().memo
+    if memo is None:
+        return load()
+    try:
+        return memo[key]
+    except KeyError:
+        value = memo[key] = load()
+        return value
 
 
 def current_request_id() -> str:

@@ -31,6 +31,7 @@ class RequestContextMiddleware:
             user_agent=meta.get("HTTP_USER_AGENT", "")[:512],
             request_id=request_id_from(meta.get("HTTP_X_REQUEST_ID")),
             device=device_hash(request.COOKIES.get(DEVICE_COOKIE)),
+            memo={},
         )
         request.request_id = info.request_id  # type: ignore[attr-defined]
         with request_info(info):

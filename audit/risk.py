@@ -18,6 +18,7 @@ from django.db import connection
 from django.utils import timezone
 from django.utils.translation import gettext, ngettext
 
+from audit.context import memoised
 from audit.sql import RISK_SIGNALS
 
 WINDOW = timedelta(hours=1)
@@ -33,7 +34,16 @@ _COUNTED = {template: re.compile(re.escape(template).replace(r"\{n\}", "([0-9]+)
 
 
 def assess(tenant_id: int, subject: str, ip: str, device: str) -> tuple[int, list[str]]:
-    """(score, reasons) for an authentication attempt by ``subject`` from ``ip``/``device``."""
+    """(score, reasons) for an authentication attempt by ``subject`` from ``ip``/``device``.
+
+    Once per request (audit.context.memoised): the sign-in's decision and its event record
+    the same score, in one query. The request's own events are chained at its commit, so
+    the signals could not change within it anyway."""
+    score, reasons = memoised(("risk", tenant_id, subject, ip, device), lambda: _assess(tenant_id, subject, ip, device))
+    return score, list(reasons)
+
+
+def _assess(tenant_id: int, subject: str, ip: str, device: str) -> tuple[int, list[str]]:
     params: dict[str, Any] = {"subject": subject, "ip": ip, "device": device, "since": timezone.now() - WINDOW,
               "tenant_id": tenant_id}
     with connection.cursor() as cursor:

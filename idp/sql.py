@@ -6,7 +6,7 @@ from typing import cast
 
 from django.db import models
 
-from idp.models import AccessToken
+from idp.models import AccessToken, RefreshToken
 
 
 def _related_table(field: str) -> str:
@@ -35,4 +35,20 @@ JWT_ACCESS_TOKEN_LIVE = f"""
       FROM {AccessToken._meta.db_table} t
       JOIN {_USER_TABLE} u ON u.id = t.user_id
      WHERE t.tenant_id = %s AND t.token_checksum = %s
+"""
+
+# The claim of a refresh token (idp.services.tokens.claim_refresh_token) and the deletion of the
+# access token it was issued with, in one statement on PostgreSQL: the UPDATE only lands while
+# the token is unused (of two concurrent refreshes, one wins), and only a won claim deletes.
+# SQLite (make run) has no data-modifying CTEs: two statements there.
+CLAIM_REFRESH_TOKEN = f"""
+    WITH claimed AS (
+        UPDATE {RefreshToken._meta.db_table} SET revoked = %(now)s, updated = %(now)s, access_token_id = NULL
+         WHERE tenant_id = %(tenant)s AND id = %(id)s AND revoked IS NULL
+     RETURNING id
+    ), dropped AS (
+        DELETE FROM {AccessToken._meta.db_table}
+         WHERE tenant_id = %(tenant)s AND id = %(access_token)s AND EXISTS (SELECT 1 FROM claimed)
+    )
+    SELECT count(*) FROM claimed
 """

@@ -261,6 +261,28 @@ class TesseraOAuth2Validator(OAuth2Validator):
             family=family, expires_in=token.get("expires_in"), spool=spool,
         )
 
+    def _check_and_set_request_resource(self, request) -> None:
+        """DOT's RFC 8707 handling, with the code's grant this request already read: DOT reads
+        the grant row again (``Grant.objects.filter(code=...)``) to narrow the resources."""
+        grant = flow_state(request).grant
+        if request.grant_type != GrantType.AUTHORIZATION_CODE or grant is None:
+            return super()._check_and_set_request_resource(request)
+        request.grant_type = None  # DOT normalises and validates request.resource, reads nothing
+        try:
+            super()._check_and_set_request_resource(request)
+        finally:
+            request.grant_type = GrantType.AUTHORIZATION_CODE
+        granted = list(grant.resource or [])
+        if request.resource and granted:
+            if any(resource not in granted for resource in request.resource):
+                raise errors.CustomOAuth2Error(
+                    error="invalid_target", request=request,
+                    description="A requested resource was not granted by the authorization request.")
+        elif granted:
+            self._validate_resource_uris(request, granted)
+            request.resource = granted
+        return None
+
     def _save_bearer_token(self, token, request, *args, **kwargs):
         if request.grant_type != GrantType.REFRESH_TOKEN:
             return super()._save_bearer_token(token, request, *args, **kwargs)

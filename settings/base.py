@@ -59,6 +59,10 @@ INSTALLED_APPS = [
     "idp",
 ]
 
+# One stack, two kinds of endpoint (core.stacks, settings.middleware, decision 70): the "Page..." classes are skipped
+# on the back channel (token, introspection, revocation, userinfo, JWKS, discovery, health,
+# metrics), which needs no session, language, CSRF, authentication or messages; the
+# "BackChannel..." class is skipped on the pages, which need no CORS.
 MIDDLEWARE = [
     # issue 15: requests by endpoint and status, timed from the outermost point (core.metrics)
     "core.metrics.MetricsMiddleware",
@@ -69,18 +73,18 @@ MIDDLEWARE = [
     "core.security.PageCSPMiddleware",
     "core.middleware.UTF8BodiesMiddleware",
     "audit.middleware.RequestContextMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
-    "corsheaders.middleware.CorsMiddleware",
+    "settings.middleware.PageStaticFilesMiddleware",
+    "settings.middleware.BackChannelCorsMiddleware",
     # Resolves /t/<slug>/ before sessions, so the session cookie can be scoped to the tenant.
     "tenants.middleware.TenantMiddleware",
     "audit.middleware.AuditChainMiddleware",
-    "tenants.sessions.TenantSessionMiddleware",
+    "settings.middleware.PageSessionMiddleware",
     # The pages' language: ui_locales (kept in the session for the flow), else Accept-Language.
-    "tenants.locale.LanguageMiddleware",
-    "django.middleware.common.CommonMiddleware",
-    "tenants.csrf.TenantCsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "settings.middleware.PageLanguageMiddleware",
+    "settings.middleware.PageCommonMiddleware",
+    "settings.middleware.PageCsrfViewMiddleware",
+    "settings.middleware.PageAuthenticationMiddleware",
+    "settings.middleware.PageMessageMiddleware",
 ]
 
 ROOT_URLCONF = "settings.urls"

@@ -25,6 +25,10 @@ tenant_patterns: list[URLPattern | URLResolver] = [
 ]
 
 urlpatterns = [
+    # Each tenant's endpoints first: nearly every request is one (the URL resolver tries the
+    # patterns in order; none of the platform ones below begins with t/<slug>/ and also
+    # matches a tenant pattern, so the order changes no answer).
+    path("t/<slug:tenant>/", include(tenant_patterns)),
     # Liveness and readiness (core.health).
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
@@ -52,7 +56,6 @@ urlpatterns = [
     # for {issuer}//.well-known/openid-configuration: answer there too.
     re_path(r"^t/(?P<tenant>[-a-zA-Z0-9_]+)//\.well-known/openid-configuration$", discovery.openid_configuration,
             name="openid-configuration-trailing-slash"),
-    path("t/<slug:tenant>/", include(tenant_patterns)),
 ]
 
 handler400 = "core.views.bad_request"

@@ -4,12 +4,13 @@ Every tenant table has a policy ``tenant_id = tessera_current_tenant()``, a SQL 
 reading the transaction-local setting ``app.tenant_id`` (see tenants.rls). This module
 makes that setting follow the tenant context, for every statement Django sends:
 
-- The transaction is opened by this module, as one simple query
-  ``BEGIN; SELECT set_config('app.tenant_id', <tenant>, true)`` sent just before its first
-  statement (no round trip of its own). ``true`` makes the setting transaction-local:
-  COMMIT or ROLLBACK clears it, so it can never outlive the transaction, whether the
-  connection is persistent (CONN_MAX_AGE) or pgbouncer hands the server connection to
-  another client at the next transaction (transaction pooling).
+- The transaction is opened by this module: ``BEGIN; SELECT set_config('app.tenant_id',
+  <tenant>, true)`` sent in one simple query with its first statement (``_begin_with``: no
+  round trip of its own), or just before it where that cannot be (``_begin``). ``true``
+  makes the setting transaction-local: COMMIT or ROLLBACK clears it, so it can never
+  outlive the transaction, whether the connection is persistent (CONN_MAX_AGE) or
+  pgbouncer hands the server connection to another client at the next transaction
+  (transaction pooling).
 - When the tenant context changes within a transaction, or a savepoint rollback may
   have undone the setting, it is set again before the next statement.
 - A statement in autocommit mode with a tenant in context is wrapped in its own short
@@ -70,6 +71,9 @@ def rls_execute_wrapper(execute, sql, params, many, context: dict[str, Any]):
     # then Django's class (django.db.OperationalError, which core.outage answers with a 503,
     # where psycopg's own class was a 500) and counts as an error on this connection.
     if status == TransactionStatus.IDLE:
+        cursor = getattr(context.get("cursor"), "cursor", None)
+        if not many and isinstance(sql, str) and isinstance(cursor, psycopg.ClientCursor):
+            return _begin_with(execute, sql, params, context, wrapper, cursor, value)
         with wrapper.wrap_database_errors:
             _begin(pg, value)  # BEGIN and the setting in one round trip
         wrapper._tessera_rls_value = value
@@ -80,15 +84,42 @@ def rls_execute_wrapper(execute, sql, params, many, context: dict[str, Any]):
     return execute(sql, params, many, context)
 
 
+def _begin_sql(value: str) -> bytes:
+    if value and not value.isdigit():
+        raise ValueError(f"not a tenant key: {value!r}")
+    return b"BEGIN; SELECT set_config('app.tenant_id', '" + value.encode() + b"', true)"
+
+
+def _begin_with(execute, sql: str, params, context: dict[str, Any], wrapper, cursor, value: str):
+    """BEGIN, the setting and the transaction's first statement in one simple query: one
+    round trip where they took two (issue 16). Django's client-side binding cursor (the
+    default with psycopg 3) sends a query by the simple protocol, which carries several
+    statements; the cursor is then moved past the results of the first two, so Django reads
+    the statement's own (rows, rowcount). psycopg would send a BEGIN of its own before the
+    query (it does while libpq reports the connection idle): told it is in autocommit for
+    this one call, it does not, and the explicit BEGIN leaves the transaction open after it.
+    Server-side cursors (DECLARE) and executemany still take ``_begin``'s round trip."""
+    pg = wrapper.connection
+    begin = _begin_sql(value).decode() + "; "
+    pg._autocommit = True  # psycopg 3's own flag (pinned); the public setter refuses mid-transaction
+    try:
+        result = execute(begin + sql, params, False, context)
+    finally:
+        pg._autocommit = False
+        if pg.info.transaction_status != TransactionStatus.IDLE:
+            wrapper._tessera_rls_value = value
+    cursor.nextset()  # past BEGIN's result
+    cursor.nextset()  # past set_config's: on the statement's own
+    return result
+
+
 def _begin(pg, value: str) -> None:
     """Open the transaction psycopg would open, with the setting, in one simple query.
 
     psycopg sends its own BEGIN only while libpq reports the connection idle, so after this
     it carries on inside our transaction. ``value`` is a tenant's integer key or empty.
     """
-    if value and not value.isdigit():
-        raise ValueError(f"not a tenant key: {value!r}")
-    result = pg.pgconn.exec_(b"BEGIN; SELECT set_config('app.tenant_id', '" + value.encode() + b"', true)")
+    result = pg.pgconn.exec_(_begin_sql(value))
     if result.status != ExecStatus.TUPLES_OK:
         raise _error(result)
 

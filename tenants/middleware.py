@@ -33,6 +33,13 @@ WELL_KNOWN_PATH = re.compile(
 )
 
 
+# The public documents (JWKS, discovery), read from caches: no request transaction is opened
+# for them. A statement on a cache miss runs in a short transaction of its own (tenants.db).
+CACHED_DOCUMENT_PATH = re.compile(
+    r"^/t/[^/]+/(?:jwks\.json|/?\.well-known/(?:openid-configuration|oauth-authorization-server))$"
+    r"|^/\.well-known/(?:oauth-authorization-server|openid-configuration)/t/[^/]+/?$"
+)
+
 # Django admin of a tenant (tenants.admin_site): served from a URLconf of its own per tenant.
 TENANT_ADMIN_PATH = re.compile(r"^/t/[^/]+/admin(?:/|$)")
 
@@ -85,6 +92,9 @@ class TenantMiddleware:
             # Django admin reverses its URLs without arguments: this request's URLconf
             # mounts it at this tenant's own prefix (and the project's URLs after it).
             request.urlconf = urlconf_for(tenant.slug)  # type: ignore[attr-defined]
+        if request.method in ("GET", "HEAD") and CACHED_DOCUMENT_PATH.match(request.path_info):
+            with tenant_context(tenant, base_url=request.build_absolute_uri("/")):
+                return self.get_response(request)
         # One transaction per tenant request: app.tenant_id is set once, at its first
         # statement (tenants.db), and a failed request leaves nothing half-written.
         try:

@@ -11,12 +11,13 @@ import time
 from typing import cast
 
 from django.conf import settings
-from django.contrib.sessions.backends.base import UpdateError
+from django.contrib.sessions.backends.base import VALID_KEY_CHARS, UpdateError
 from django.contrib.sessions.backends.db import SessionStore as DatabaseSessionStore
 from django.contrib.sessions.exceptions import SessionInterrupted
 from django.contrib.sessions.middleware import SessionMiddleware
 from django.http import HttpRequest, HttpResponse
 from django.utils.cache import patch_vary_headers
+from django.utils.crypto import get_random_string
 from django.utils.http import http_date
 
 from tenants.context import require_tenant
@@ -36,6 +37,26 @@ class SessionStore(DatabaseSessionStore):
     def save(self, must_create: bool = False) -> None:
         require_tenant()
         super().save(must_create=must_create)
+
+    def cycle_key(self) -> None:
+        """The same data under a new key (at sign-in: no session fixation), written once.
+
+        Django's cycle_key creates the new row at once (a SELECT for a collision, then an
+        INSERT in a savepoint) and the response's save() updates it (in another savepoint):
+        seven statements. Here the old row is deleted and the new one is created by that
+        save(), which sees no key and calls create(): a fresh key, one INSERT."""
+        data = self._session  # type: ignore[attr-defined]
+        key = self.session_key
+        self._session_key = None
+        self._session_cache = data
+        self.modified = True
+        if key:
+            self.delete(key)
+
+    def _get_new_session_key(self) -> str:
+        # No SELECT for a collision first: create() INSERTs with must_create, a taken key
+        # raises CreateError, and create() draws another.
+        return get_random_string(32, VALID_KEY_CHARS)
 
 
 def session_cookie(request: HttpRequest) -> tuple[str, str]:

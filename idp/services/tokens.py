@@ -18,13 +18,13 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, TypeGuard
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from oauth2_provider.models import refresh_token_expire_timedelta, set_token_value
 
 from core.actors import Actor
-from idp import denylist, events, keys
+from idp import denylist, events, keys, sql
 from idp.fields import sha256_hex
 from idp.models import AccessToken, Application, Grant, RefreshToken
 from tenants.context import require_tenant
@@ -106,22 +106,33 @@ def claim_refresh_token(rt: RefreshToken, client: Application) -> bool:
     """Mark the refresh token used (once every check passed); False when a concurrent request
     used it first, in which case this one is reuse and the family, the winner's new tokens
     included, is revoked."""
-    now = timezone.now()
-    claimed = RefreshToken.objects.filter(pk=rt.pk, revoked__isnull=True).update(
-        revoked=now, updated=now, access_token=None)
+    claimed = _claim_refresh_token(rt, timezone.now())
     if not claimed:
         log.warning("refresh token used concurrently; revoking its family (refresh token %s)", rt.pk)
         revoke_token_family(rt.token_family, reason=REFRESH_TOKEN_REUSED, client=client)
     return bool(claimed)
 
 
+def _claim_refresh_token(rt: RefreshToken, now: dt.datetime) -> bool:
+    """Mark ``rt`` used unless it already is, and delete the access token issued with it (the
+    only row pointing at that one, rt itself, is cleared in the same claim)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(sql.CLAIM_REFRESH_TOKEN, {"now": now, "tenant": require_tenant().pk, "id": rt.pk,
+                                                     "access_token": rt.access_token_id})
+            return bool(cursor.fetchone()[0])
+    claimed = RefreshToken.objects.filter(pk=rt.pk, revoked__isnull=True).update(
+        revoked=now, updated=now, access_token=None)
+    if claimed and rt.access_token_id:
+        AccessToken.objects.filter(pk=rt.access_token_id)._raw_delete(AccessToken.objects.db)
+    return bool(claimed)
+
+
 def rotate_refresh_token(old: RefreshToken, *, client: Application, scope: str, access_token: str,
                          refresh_token: str | None, expires: dt.datetime, resource: list[str]) -> None:
-    """The claimed ``old`` token's successors: its access token deleted, a new access token
-    and (if issued) a new refresh token in the same family, carrying its sign-in context."""
-    if old.access_token_id:
-        # The only row pointing at it (old.access_token) was cleared by the claim.
-        AccessToken.objects.filter(pk=old.access_token_id)._raw_delete(AccessToken.objects.db)
+    """The claimed ``old`` token's successors (its access token went with the claim): a new
+    access token and (if issued) a new refresh token in the same family, carrying its sign-in
+    context."""
     new_access = new_access_token(value=access_token, user=old.user, client=client, scope=scope,
                                   expires=expires, resource=resource, family=old.token_family, sid=old.sid,
                                   source_refresh_token=old)

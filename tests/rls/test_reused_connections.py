@@ -70,3 +70,43 @@ def test_alternating_tenants_on_persistent_connections(world_a, world_b):
     finally:
         settings_dict["CONN_MAX_AGE"] = saved
     assert errors == []
+
+
+def test_a_request_transaction_opens_with_its_first_statement_in_one_round_trip(world_a, world_b):
+    """tenants.db sends BEGIN, the tenant setting and the first statement as one query. Had
+    psycopg sent a BEGIN of its own first (one more round trip), PostgreSQL would warn that a
+    transaction is already in progress. The statements that follow see only the tenant's rows."""
+    from django.db import connection
+
+    client = Client()
+    notices: list[str] = []
+    first_statements: list[str] = []
+
+    def seen(execute, sql, params, many, context):
+        if sql.startswith("BEGIN; SELECT set_config('app.tenant_id'"):
+            first_statements.append(sql)
+        return execute(sql, params, many, context)
+
+    settings_dict = connections.settings["default"]
+    saved = settings_dict.get("CONN_MAX_AGE", 0)
+    settings_dict["CONN_MAX_AGE"] = 600
+    try:
+        for world, other in ((world_a, world_b), (world_b, world_a)):
+            slug = world.tenant.slug
+            connection.ensure_connection()
+            connection.connection.add_notice_handler(lambda diag: notices.append(diag.message_primary or ""))
+            with connection.execute_wrapper(seen):
+                issued = _post(client, f"/t/{slug}/token", "grant_type=client_credentials", _basic(world))
+                assert issued.status_code == 200, issued.content
+                token = issued.json()["access_token"]
+                own = _post(client, f"/t/{slug}/introspect", f"token={token}", _basic(world)).json()
+                foreign = _post(client, f"/t/{other.tenant.slug}/introspect", f"token={token}", _basic(other))
+            assert own["active"] is True and foreign.json() == {"active": False}
+    finally:
+        settings_dict["CONN_MAX_AGE"] = saved
+        connections.close_all()
+    assert not [n for n in notices if "already a transaction in progress" in n], notices
+    # Each of the six requests opened its transaction with its first statement.
+    assert len(first_statements) == 6, first_statements
+    expected = [world_a, world_a, world_b, world_b, world_b, world_a]  # token, own and foreign introspection
+    assert [s.split("'")[3] for s in first_statements] == [str(world.tenant.pk) for world in expected]

@@ -45,7 +45,7 @@ def authorize_url(issuer: str, client_id: str, redirect_uri: str = WEB_REDIRECT,
     params.update(extra or {})
     for key in omit:
         params.pop(key, None)
-    return f"{issuer}/authorize?{urlencode(params)}", {**params, "code_verifier": verifier}
+    return f"{issuer}/authorize?{urlencode(params, doseq=True)}", {**params, "code_verifier": verifier}
 
 
 def sign_in(browser: Browser, issuer: str, username: str = "alice", password: str = PASSWORD) -> requests.Response:

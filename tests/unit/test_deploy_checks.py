@@ -8,7 +8,7 @@ from core.security import check_csrf_middleware
 
 
 def test_the_tenant_csrf_middleware_counts_as_csrf_protection(settings):
-    assert "tenants.csrf.TenantCsrfViewMiddleware" in settings.MIDDLEWARE
+    assert "settings.middleware.PageCsrfViewMiddleware" in settings.MIDDLEWARE
     assert check_csrf_middleware() == []
 
 
