@@ -131,11 +131,15 @@ class AuthorizeView(OAuthLibMixin, View):
             scopes, credentials = self.validate_authorization_request(request)
         except OAuthToolkitError as error:
             return self._error(error)
-        credentials.pop("request", None)
+        oauth_request = credentials.pop("request", None)
         problem = _parameter_problem(params)
         if problem:
             return self._redirect_error(credentials, *problem)
-        application = Application.objects.get(client_id=credentials["client_id"])
+        # The client the validator just checked the request against (its lookup cache, a copy
+        # per request), rather than the same row read again.
+        application = getattr(oauth_request, "client", None)
+        if not isinstance(application, Application) or application.client_id != credentials["client_id"]:
+            application = Application.objects.get(client_id=credentials["client_id"])
         credentials["resource"] = params.getlist("resource")
         prompt = set(params.get("prompt", "").split())
         hint_sub = None
