@@ -35,6 +35,7 @@ from tenants.services import create_tenant, update_policy  # noqa: E402
 
 REDIRECT = "https://rp.bench.invalid/callback"
 PASSWORD = "bench-password-" + "x" * 12
+LOGIN_USERS = 16
 
 
 def _digest(raw: str) -> str:
@@ -50,10 +51,18 @@ def main(refresh_count: int, refresh_file: str) -> None:
                   ratelimit_client_requests=unlimited, ratelimit_client_failures_per_ip=unlimited)
     with tenant_context(tenant):
         user = create_user(username="bench", email="bench@example.com", password=PASSWORD)
-        # A user with an authenticator app: the password step then leads to the MFA step.
-        mfa_user = create_user(username="bench-mfa", email="bench-mfa@example.com", password=PASSWORD)
-        device = factors.start_totp_enrolment(mfa_user)
-        TOTPDevice.objects.filter(pk=device.pk).update(confirmed=True)
+        # The login rows sign in LOGIN_USERS people in turn, as an IdP's sign-ins come from many:
+        # one account's concurrent sign-ins from unknown browsers queue on its lockout counter
+        # (accounts.lockout, by design), which a single user at four connections would measure.
+        login_users = [f"bench-{n}" for n in range(LOGIN_USERS)]
+        for name in login_users:
+            create_user(username=name, email=f"{name}@example.com", password=PASSWORD)
+        # Users with an authenticator app: the password step then leads to the MFA step.
+        mfa_users = [f"bench-mfa-{n}" for n in range(LOGIN_USERS)]
+        for name in mfa_users:
+            mfa_user = create_user(username=name, email=f"{name}@example.com", password=PASSWORD)
+            device = factors.start_totp_enrolment(mfa_user)
+            TOTPDevice.objects.filter(pk=device.pk).update(confirmed=True)
         cc = create_client(name="cc-opaque", confidential=True, grant_types=[GrantType.CLIENT_CREDENTIALS],
                            redirect_uris=[])
         cc_jwt = create_client(name="cc-jwt", confidential=True, grant_types=[GrantType.CLIENT_CREDENTIALS],
@@ -91,7 +100,8 @@ def main(refresh_count: int, refresh_file: str) -> None:
     verifier = secrets.token_urlsafe(48)
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
     json.dump({
-        "user": "bench", "mfa_user": "bench-mfa", "password": PASSWORD, "redirect_uri": REDIRECT,
+        "user": "bench", "mfa_user": mfa_users[0], "login_users": login_users, "mfa_users": mfa_users,
+        "password": PASSWORD, "redirect_uri": REDIRECT,
         "cc_auth": basic(cc), "cc_jwt_auth": basic(cc_jwt), "web_auth": basic(web),
         "web_client_id": web.application.client_id,
         "code_verifier": verifier, "code_challenge": challenge,

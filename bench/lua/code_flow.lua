@@ -22,7 +22,9 @@ end
 
 function response(status, headers, body)
   if status == 302 then
-    local code = string.match(headers["Location"] or "", "[?&]code=([^&]+)")
+    -- (granian, on hyper, sends header names in lower case)
+    local location = headers["Location"] or headers["location"] or ""
+    local code = string.match(location, "[?&]code=([^&]+)")
     if code then table.insert(codes, code) end
   elseif status == 200 and string.find(body, "access_token", 1, true) then
     ok = ok + 1
