@@ -82,6 +82,31 @@ def parse_only(value: str | None) -> list[str]:
 # -- the environment: PostgreSQL, Redis, migrations, the provisioned tenant ------------------
 
 
+def tessera_database(cluster, spool_url: str, **extra: str) -> dict[str, str]:
+    """Create the production roles and database on ``cluster`` (README, Database roles: the
+    owner migrates, the application role, without ownership or BYPASSRLS, serves and
+    provisions) and return the environment Tessera is served with in the benchmark."""
+    cluster.psql("CREATE ROLE tessera_owner LOGIN; CREATE ROLE tessera_app LOGIN")
+    cluster.psql("CREATE DATABASE tessera OWNER tessera_owner")
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "settings.production",
+        "DATABASE_URL": cluster.url("tessera", user="tessera_app"),
+        "TESSERA_DATABASE_APP_ROLE": "tessera_app",
+        "DB_CONN_MAX_AGE": "600",
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "TESSERA_KEY_ENCRYPTION_KEY": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
+        "TESSERA_PUBLIC_URL": "https://idp.bench.invalid",
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "SECURE_SSL_REDIRECT": "false",
+        "LOG_LEVEL": "WARNING",
+        "PYTHONPATH": str(ROOT),
+        "TESSERA_AUDIT_SPOOL_URL": spool_url,
+        "CELERY_TASK_ALWAYS_EAGER": "true",  # no worker here; nothing measured enqueues a task
+        **extra,
+    }
+
+
 @dataclass
 class Services:
     """A running benchmark environment (see ``services``)."""
@@ -109,25 +134,7 @@ def services(refresh_tokens: int, *, cpu: str | None = SERVER_CPU) -> Iterator[S
     try:
         cluster = start_cluster(cpus=cpu)
         redis_server = start_redis(cpus=cpu)
-        cluster.psql("CREATE ROLE tessera_owner LOGIN; CREATE ROLE tessera_app LOGIN")
-        cluster.psql("CREATE DATABASE tessera OWNER tessera_owner")
-        env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "settings.production",
-            "DATABASE_URL": cluster.url("tessera", user="tessera_app"),
-            "TESSERA_DATABASE_APP_ROLE": "tessera_app",
-            "DB_CONN_MAX_AGE": "600",
-            "SECRET_KEY": secrets.token_urlsafe(50),
-            "TESSERA_KEY_ENCRYPTION_KEY": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
-            "TESSERA_PUBLIC_URL": "https://idp.bench.invalid",
-            "ALLOWED_HOSTS": "127.0.0.1",
-            "SECURE_SSL_REDIRECT": "false",
-            "LOG_LEVEL": "WARNING",
-            "PYTHONPATH": str(ROOT),
-            "TESSERA_AUDIT_SPOOL_URL": redis_server.url,
-            "CELERY_TASK_ALWAYS_EAGER": "true",
-            "STATIC_ROOT": str(work / "static"),
-        }
+        env = tessera_database(cluster, redis_server.url, STATIC_ROOT=str(work / "static"))
         py = sys.executable
         _run([py, "manage.py", "migrate", "--noinput", "-v0"],
              {**env, "DATABASE_URL": cluster.url("tessera", user="tessera_owner")})

@@ -55,6 +55,7 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from audit.spool import STREAM as AUDIT_STREAM  # noqa: E402
+from bench.inprocess import tessera_database  # noqa: E402
 from devtools.pgcluster import start_cluster  # noqa: E402
 from devtools.redisserver import start_redis  # noqa: E402
 
@@ -614,26 +615,7 @@ def main() -> int:
         redis_server = None if args.without_spool else start_redis(cpus=SERVER_CPU)
         if redis_server:
             stack.callback(redis_server.stop)
-        # The production roles (README, Database roles): the owner migrates, the application
-        # role (no ownership, no BYPASSRLS) serves and provisions.
-        cluster.psql("CREATE ROLE tessera_owner LOGIN; CREATE ROLE tessera_app LOGIN")
-        cluster.psql("CREATE DATABASE tessera OWNER tessera_owner")
-        env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "settings.production",
-            "DATABASE_URL": cluster.url("tessera", user="tessera_app"),
-            "TESSERA_DATABASE_APP_ROLE": "tessera_app",
-            "DB_CONN_MAX_AGE": "600",
-            "SECRET_KEY": secrets.token_urlsafe(50),
-            "TESSERA_KEY_ENCRYPTION_KEY": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
-            "TESSERA_PUBLIC_URL": "https://idp.bench.invalid",
-            "ALLOWED_HOSTS": "127.0.0.1",
-            "SECURE_SSL_REDIRECT": "false",
-            "LOG_LEVEL": "WARNING",
-            "PYTHONPATH": str(ROOT),
-            "TESSERA_AUDIT_SPOOL_URL": redis_server.url if redis_server else "",
-            "CELERY_TASK_ALWAYS_EAGER": "true",  # no worker here; nothing measured enqueues a task
-        }
+        env = tessera_database(cluster, redis_server.url if redis_server else "")
         py = sys.executable
         subprocess.run([py, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, check=True,
                        env={**env, "DATABASE_URL": cluster.url("tessera", user="tessera_owner")})
