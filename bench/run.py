@@ -55,7 +55,7 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from audit.spool import STREAM as AUDIT_STREAM  # noqa: E402
-from bench.inprocess import tessera_database  # noqa: E402
+from bench.inprocess import TITLES, tessera_database  # noqa: E402
 from devtools.pgcluster import start_cluster  # noqa: E402
 from devtools.redisserver import start_redis  # noqa: E402
 
@@ -74,16 +74,7 @@ PEER_TARGET = 1.5  # Tessera's rate against the peer's
 RSS_TARGET_MB = 120
 REFRESH_PER_SECOND = {"tessera": 2500, "peer": 1000}  # refresh tokens minted per second of load
 # The rows of the table, in order (the scenario keys bench/instructions.py shares).
-NAMES = {
-    "floor": "floor: JWKS document (no database)",
-    "cc_opaque": "client credentials (opaque)",
-    "cc_jwt": "client credentials (JWT, ES256)",
-    "refresh": "refresh (each token once)",
-    "introspection": "introspection",
-    "code_pkce": "authorization code + PKCE round trip",
-    "login": "password login (Argon2id t=5 m=7MiB)",
-    "login_mfa": "password login, MFA on (to the MFA step)",
-}
+NAMES = TITLES
 
 
 @dataclass
