@@ -52,12 +52,11 @@ def provider_metadata() -> dict:
     }
 
 
-def _public_json(request: HttpRequest, data: dict, rendered: tuple[bytes, str] | None = None) -> HttpResponse:
+def _public_json(request: HttpRequest, body: bytes, etag: str) -> HttpResponse:
     """A public, cacheable JSON document: ``Cache-Control: max-age`` (JWKS_MAX_AGE; a key must
     be published at least that long before it signs), a strong ETag of the body, and 304 Not
-    Modified for a client whose ``If-None-Match`` names it (RFC 9110 §13.1.2). ``rendered``:
-    the body and its ETag, already made (see ``jwks``)."""
-    body, etag = rendered or _render(data)
+    Modified for a client whose ``If-None-Match`` names it (RFC 9110 §13.1.2). ``body`` and
+    ``etag``: ``_render``'s."""
     response = HttpResponse(body, content_type="application/json")
     response["Cache-Control"] = f"public, max-age={tessera_settings.JWKS_MAX_AGE}"
     response["Access-Control-Allow-Origin"] = "*"
@@ -70,7 +69,7 @@ def _public_json(request: HttpRequest, data: dict, rendered: tuple[bytes, str] |
 @require_safe
 def openid_configuration(request: HttpRequest, tenant: str | None = None) -> HttpResponse:
     """/t/<tenant>/.well-known/openid-configuration and /.well-known/oauth-authorization-server/t/<tenant>"""
-    return _public_json(request, provider_metadata())
+    return _public_json(request, *_render(provider_metadata()))
 
 
 def _render(data: dict) -> tuple[bytes, str]:
@@ -94,4 +93,4 @@ def jwks(request: HttpRequest, tenant: str) -> HttpResponse:
         if len(_rendered_jwks) >= 4096:  # tenants come and go: bounded, like the key cache
             _rendered_jwks.clear()
         made = _rendered_jwks[tenant_pk] = (data["keys"], *_render(data))
-    return _public_json(request, data, (made[1], made[2]))
+    return _public_json(request, made[1], made[2])
